@@ -1,0 +1,29 @@
+"""weighted_models: class, sample and temporal weights inside the Keras 3 training step."""
+
+from weighted_models.data import InvalidLabelsError
+from weighted_models.model import FunctionalWeightedModel, WeightedModel
+from weighted_models.outputs import LABEL_MODES, OutputSpec
+from weighted_models.strategies import STRATEGIES, balanced_table, table_from_weights
+from weighted_models.weighting import (
+    REDUCTIONS,
+    element_weights,
+    lookup_class_weights,
+    reduce_weighted_loss,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FunctionalWeightedModel",
+    "InvalidLabelsError",
+    "LABEL_MODES",
+    "OutputSpec",
+    "REDUCTIONS",
+    "STRATEGIES",
+    "WeightedModel",
+    "balanced_table",
+    "element_weights",
+    "lookup_class_weights",
+    "reduce_weighted_loss",
+    "table_from_weights",
+]

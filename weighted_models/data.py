@@ -1,0 +1,334 @@
+"""The door: every data source WeightedModel accepts, checked on the host.
+
+`fit` and `evaluate` accept NumPy arrays and tensors, `tf.data.Dataset`
+(2- and 3-tuples), `keras.utils.PyDataset` and Python generators. This module
+gives all of them one interface:
+
+- `spec_batch()`: a batch (or the whole arrays) to read static shapes from;
+- `label_batches()`: the labels, batch by batch, for strategies such as
+  `"balanced"` (a generator can be read only once, so it has none);
+- `checked(checker)`: the data with every batch of labels and sample weights
+  checked on the host before it reaches the training step.
+
+Labels are checked here, not in the step, because inside a compiled step an
+out-of-range label cannot raise: XLA drops assertions, a GPU gather returns
+0 and XLA clamps the index. Checking at the door catches it the same way on
+every device and under `jit_compile`.
+"""
+
+import contextlib
+import inspect
+import itertools
+import re
+
+import keras
+import numpy as np
+
+from weighted_models.outputs import flatten_by_output
+
+
+class InvalidLabelsError(ValueError):
+    """Labels or sample weights that an output cannot accept."""
+
+
+def _is_tf_dataset(x):
+    if not type(x).__module__.startswith("tensorflow"):
+        return False
+    import tensorflow as tf
+
+    return isinstance(x, tf.data.Dataset)
+
+
+def _unpack(batch):
+    return keras.utils.unpack_x_y_sample_weight(batch)
+
+
+def _describe(values, limit=5):
+    values = np.unique(values.ravel())
+    shown = ", ".join(repr(v.item()) for v in values[:limit])
+    return shown + (", ..." if values.size > limit else "")
+
+
+class LabelChecker:
+    """Checks labels and sample weights of a batch against the output specs.
+
+    Sparse labels must be integers in `[0, num_classes)`; one-hot, soft,
+    binary and multi-hot labels must lie in `[0, 1]`; sample weights must be
+    finite and `>= 0`. Outputs without a label mode (regression) only have
+    their sample weights checked.
+
+    Args:
+        specs: the model's `OutputSpec` list.
+    """
+
+    def __init__(self, specs):
+        self.specs = list(specs)
+        self.output_names = [s.name for s in self.specs]
+
+    def flatten(self, y, sample_weight):
+        """Per-output lists of labels and sample weights."""
+        labels = flatten_by_output(y, self.output_names, what="y")
+        weights = flatten_by_output(
+            sample_weight, self.output_names, what="sample_weight", broadcast=True
+        )
+        return labels, weights
+
+    def check_output(self, spec, y, sample_weight):
+        """Raises `InvalidLabelsError` for bad labels or sample weights."""
+        if y is not None and spec.label_mode is not None:
+            y = np.asarray(y)
+            if y.size:
+                self._check_labels(spec, y)
+        if sample_weight is not None:
+            sw = np.asarray(sample_weight, dtype="float64")
+            bad = ~np.isfinite(sw) | (sw < 0)
+            if bad.any():
+                raise InvalidLabelsError(
+                    f"Output '{spec.name}': sample weights must be finite and "
+                    f">= 0. Received {_describe(sw[bad])}."
+                )
+
+    def _check_labels(self, spec, y):
+        if not np.issubdtype(y.dtype, np.number) and y.dtype != bool:
+            raise InvalidLabelsError(
+                f"Output '{spec.name}': labels must be numeric. Received dtype {y.dtype}."
+            )
+        yf = y.astype("float64")
+        if spec.label_mode == "sparse":
+            bad = ~np.isfinite(yf) | (yf < 0) | (yf >= spec.num_classes) | (yf != np.floor(yf))
+            if bad.any():
+                raise InvalidLabelsError(
+                    f"Output '{spec.name}': labels must be class indices in "
+                    f"[0, {spec.num_classes}) ({spec.num_classes} classes). "
+                    f"Received labels {_describe(yf[bad])}."
+                )
+            return
+        bad = ~np.isfinite(yf) | (yf < 0) | (yf > 1)
+        if bad.any():
+            raise InvalidLabelsError(
+                f"Output '{spec.name}': {spec.label_mode} labels must lie in "
+                f"[0, 1]. Received labels {_describe(yf[bad])}."
+            )
+
+    def __call__(self, y, sample_weight=None):
+        labels, weights = self.flatten(y, sample_weight)
+        for spec, y_t, sw in zip(self.specs, labels, weights):
+            self.check_output(spec, y_t, sw)
+
+
+class _CheckedPyDataset(keras.utils.PyDataset):
+    """A PyDataset whose batches are checked as they are read."""
+
+    def __init__(self, dataset, checker):
+        super().__init__(
+            workers=dataset.workers,
+            use_multiprocessing=dataset.use_multiprocessing,
+            max_queue_size=dataset.max_queue_size,
+        )
+        self.dataset = dataset
+        self.checker = checker
+
+    def __len__(self):
+        return len(self.dataset)
+
+    @property
+    def num_batches(self):
+        return self.dataset.num_batches
+
+    def __getitem__(self, index):
+        batch = self.dataset[index]
+        _, y, sw = _unpack(batch)
+        if y is not None:
+            self.checker(y, sw)
+        return batch
+
+    def on_epoch_begin(self):
+        self.dataset.on_epoch_begin()
+
+    def on_epoch_end(self):
+        self.dataset.on_epoch_end()
+
+
+def _checked_generator(generator, checker):
+    for batch in generator:
+        _, y, sw = _unpack(batch)
+        if y is not None:
+            checker(y, sw)
+        yield batch
+
+
+def _checked_dataset(dataset, checker):
+    import tensorflow as tf
+
+    def check(*element):
+        batch = element if len(element) > 1 else element[0]
+        x, y, sw = _unpack(batch)
+        if y is None:
+            return element if len(element) > 1 else element[0]
+        labels, weights = checker.flatten(y, sw)
+        flat, layout = [], []
+        for i, (y_t, sw_t) in enumerate(zip(labels, weights)):
+            for kind, value in (("y", y_t), ("sw", sw_t)):
+                if value is not None:
+                    flat.append(value)
+                    layout.append((i, kind))
+
+        def run(*arrays):
+            found = {}
+            for (i, kind), array in zip(layout, arrays):
+                found[(i, kind)] = array
+            for i, spec in enumerate(checker.specs):
+                checker.check_output(spec, found.get((i, "y")), found.get((i, "sw")))
+            return True
+
+        ok = tf.numpy_function(run, flat, tf.bool, stateful=False)
+        with tf.control_dependencies([ok]):
+            y = tf.nest.map_structure(tf.identity, y)
+        packed = (x, y) if sw is None else (x, y, sw)
+        return packed
+
+    return dataset.map(check, deterministic=True)
+
+
+class DataSource:
+    """The data given to `fit` or `evaluate`, whatever its kind.
+
+    Args:
+        x: inputs: arrays/tensors (or structures of them), a
+            `tf.data.Dataset`, a `keras.utils.PyDataset` or a generator.
+        y: labels, for array inputs only.
+        sample_weight: sample weights, for array inputs only.
+
+    Raises:
+        TypeError: a data source WeightedModel does not accept.
+    """
+
+    def __init__(self, x, y=None, sample_weight=None):
+        self.x, self.y, self.sample_weight = x, y, sample_weight
+        if _is_tf_dataset(x):
+            self.kind = "dataset"
+        elif isinstance(x, keras.utils.PyDataset):
+            self.kind = "pydataset"
+        elif inspect.isgenerator(x) or (
+            hasattr(x, "__next__") and hasattr(x, "__iter__") and not hasattr(x, "shape")
+        ):
+            self.kind = "generator"
+        elif hasattr(x, "__iter__") and hasattr(x, "__len__") and hasattr(x, "dataset") and hasattr(x, "batch_size"):
+            raise TypeError(
+                "WeightedModel accepts arrays, tensors, tf.data.Dataset, "
+                "keras.utils.PyDataset and Python generators. Received a "
+                f"{type(x).__name__}; wrap it in a generator or a PyDataset."
+            )
+        else:
+            self.kind = "arrays"
+        if self.kind != "arrays" and (y is not None or sample_weight is not None):
+            raise ValueError(
+                f"`y` and `sample_weight` are taken from the data when `x` is a "
+                f"{type(x).__name__}; do not pass them separately."
+            )
+        self._peeked = None
+
+    def spec_batch(self):
+        """`(x, y, sample_weight)` whose static shapes describe a batch."""
+        if self.kind == "arrays":
+            return self.x, self.y, self.sample_weight
+        if self.kind == "dataset":
+            spec = self.x.element_spec
+            return _unpack(spec if isinstance(spec, tuple) else spec)
+        if self.kind == "pydataset":
+            return _unpack(self.x[0])
+        if self._peeked is None:
+            first = next(self.x)
+            self._peeked = first
+            self.x = itertools.chain([first], self.x)
+        return _unpack(self._peeked)
+
+    def label_batches(self, validation_split=0.0):
+        """Yields `(y, sample_weight)` batches, for computed strategies.
+
+        Raises:
+            ValueError: for generators, which can be read only once.
+        """
+        if self.kind == "arrays":
+            y, sw = self.y, self.sample_weight
+            if validation_split:
+                n = len(np.asarray(keras.tree.flatten(y)[0]))
+                split_at = int(np.floor(n * (1.0 - validation_split)))
+                y = keras.tree.map_structure(lambda a: np.asarray(a)[:split_at], y)
+                if sw is not None:
+                    sw = keras.tree.map_structure(lambda a: np.asarray(a)[:split_at], sw)
+            yield y, sw
+        elif self.kind == "dataset":
+            for batch in self.x:
+                _, y, sw = _unpack(batch)
+                yield keras.tree.map_structure(np.asarray, y), (
+                    None if sw is None else keras.tree.map_structure(np.asarray, sw)
+                )
+        elif self.kind == "pydataset":
+            n = self.x.num_batches
+            if n is None:
+                raise ValueError(
+                    "A computed class_weight strategy needs to read the labels "
+                    "once, but this PyDataset has no length. Pass explicit weights."
+                )
+            for i in range(n):
+                _, y, sw = _unpack(self.x[i])
+                yield y, sw
+        else:
+            raise ValueError(
+                "A computed class_weight strategy (such as 'balanced') needs "
+                "the training labels, but a Python generator can be read only "
+                "once. Pass explicit class weights, or use a tf.data.Dataset "
+                "or PyDataset."
+            )
+
+    def checked(self, checker):
+        """Returns `(x, y, sample_weight)` with every batch checked."""
+        if self.kind == "arrays":
+            if self.y is not None:
+                checker(
+                    keras.tree.map_structure(np.asarray, self.y),
+                    None
+                    if self.sample_weight is None
+                    else keras.tree.map_structure(np.asarray, self.sample_weight),
+                )
+            return self.x, self.y, self.sample_weight
+        if self.kind == "dataset":
+            return _checked_dataset(self.x, checker), None, None
+        if self.kind == "pydataset":
+            return _CheckedPyDataset(self.x, checker), None, None
+        return _checked_generator(self.x, checker), None, None
+
+
+def checked_validation_data(validation_data, checker):
+    """Checks (or wraps for checking) `validation_data` as `fit` receives it."""
+    if validation_data is None:
+        return None
+    if isinstance(validation_data, (tuple, list)):
+        if len(validation_data) not in (2, 3):
+            raise ValueError(
+                "`validation_data` as a tuple must be (x, y) or "
+                f"(x, y, sample_weight). Received {len(validation_data)} items."
+            )
+        x, y, sw = (tuple(validation_data) + (None,))[:3]
+        DataSource(x, y, sw).checked(checker)
+        return validation_data
+    x, _, _ = DataSource(validation_data).checked(checker)
+    return x
+
+
+_TF_LABEL_ERROR = re.compile(r"InvalidLabelsError: (.*?)(?:\n|$)")
+
+
+@contextlib.contextmanager
+def label_errors_as_value_errors():
+    """Re-raises label errors found inside a tf.data pipeline as `ValueError`."""
+    try:
+        yield
+    except Exception as error:  # noqa: BLE001 - filtered below, re-raised otherwise
+        if isinstance(error, InvalidLabelsError):
+            raise
+        match = _TF_LABEL_ERROR.search(str(error))
+        if match is None:
+            raise
+        raise InvalidLabelsError(match.group(1)) from None

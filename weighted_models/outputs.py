@@ -1,0 +1,390 @@
+"""Per-output configuration: which loss, label mode and classes each output has.
+
+A model has one or more outputs, each with a name (`model.output_names`).
+Everything WeightedModel is given per output (`loss`, `loss_weights`,
+`label_mode`, `class_weight`, `sample_weight`, `y`) may come as one value for a
+single-output model, a list in output order, or a dict keyed by output name.
+This module turns each of them into a flat list in output order, with errors
+that name the output or key at fault, and decides every output's label mode.
+"""
+
+import dataclasses
+
+import keras
+from keras.src.losses.losses import LossFunctionWrapper
+import numpy as np
+
+LABEL_MODES = ("sparse", "categorical", "binary", "multilabel")
+
+_SPARSE_LOSSES = (
+    keras.losses.SparseCategoricalCrossentropy,
+    keras.losses.sparse_categorical_crossentropy,
+)
+_CATEGORICAL_LOSSES = (
+    keras.losses.CategoricalCrossentropy,
+    keras.losses.categorical_crossentropy,
+    keras.losses.CategoricalFocalCrossentropy,
+    keras.losses.categorical_focal_crossentropy,
+)
+_BINARY_LOSSES = (
+    keras.losses.BinaryCrossentropy,
+    keras.losses.binary_crossentropy,
+    keras.losses.BinaryFocalCrossentropy,
+    keras.losses.binary_focal_crossentropy,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputSpec:
+    """What WeightedModel knows about one output.
+
+    Attributes:
+        name: the output's name (`model.output_names[i]`).
+        loss: the `keras.losses.Loss` of this output, or `None` (no loss).
+        loss_weight: the output's scalar loss weight, or `None` (1.0).
+        label_mode: one of `LABEL_MODES`, or `None` when the loss does not
+            say how labels map to classes (regression, custom losses).
+        num_classes: classes of a `sparse`/`categorical` output, 2 for
+            `binary`, the number of labels for `multilabel`, else `None`.
+        pred_rank: rank of the predictions, batch axis included. Ranks of 3
+            and more carry time (or other) axes between batch and classes.
+    """
+
+    name: str
+    loss: object
+    loss_weight: object
+    label_mode: object
+    num_classes: object
+    pred_rank: int
+
+    @property
+    def temporal(self):
+        """Whether predictions carry axes between the batch and class axes."""
+        return self.pred_rank >= 3
+
+    @property
+    def table_shape(self):
+        """Shape of this output's class-weight table."""
+        if self.label_mode == "multilabel":
+            return (2, self.num_classes)
+        return (self.num_classes,)
+
+    @property
+    def weight_rank(self):
+        """Rank of the per-element weights (and losses) of this output."""
+        if self.label_mode == "multilabel":
+            return self.pred_rank
+        return max(self.pred_rank - 1, 1)
+
+
+def flatten_by_output(value, output_names, *, what, broadcast=False):
+    """Returns `value` as a list with one entry per output, in output order.
+
+    Args:
+        value: `None`, a single value, a list/tuple in output order, or a
+            dict keyed by output name.
+        output_names: the model's output names.
+        what: the argument's name, for error messages.
+        broadcast: whether a single value applies to every output of a
+            multi-output model (as Keras does for `sample_weight`).
+
+    Returns:
+        A list of `len(output_names)` entries (`None` where not given).
+
+    Raises:
+        ValueError: unknown output names, or a list of the wrong length.
+    """
+    n = len(output_names)
+    if value is None:
+        return [None] * n
+    if isinstance(value, dict):
+        unknown = [k for k in value if k not in output_names]
+        if unknown:
+            raise ValueError(
+                f"`{what}` has keys {unknown} that are not output names of "
+                f"this model. Expected keys among {list(output_names)}. "
+                f"Received: {what} keys={list(value)}"
+            )
+        return [value.get(name) for name in output_names]
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(
+                f"`{what}` given as a list must have one entry per output "
+                f"({n}: {list(output_names)}). Received {len(value)} entries."
+            )
+        return list(value)
+    if n == 1 or broadcast:
+        return [value] * n
+    raise ValueError(
+        f"This model has {n} outputs {list(output_names)}: pass `{what}` as "
+        f"a dict keyed by output name or a list in output order. "
+        f"Received a single value of type {type(value).__name__}."
+    )
+
+
+def pack_like(flat, structure, output_names):
+    """Packs a flat per-output list into the structure of `structure`."""
+    if isinstance(structure, dict):
+        return dict(zip(output_names, flat))
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(flat)
+    return flat[0]
+
+
+def flatten_predictions(y_pred, output_names):
+    """Returns the model's predictions as a list in output order."""
+    if isinstance(y_pred, dict):
+        return [y_pred[name] for name in output_names]
+    if isinstance(y_pred, (list, tuple)):
+        return list(y_pred)
+    return [y_pred]
+
+
+def resolve_loss(identifier):
+    """Returns a `keras.losses.Loss` for a loss identifier, or `None`."""
+    if identifier is None:
+        return None
+    loss = keras.losses.get(identifier)
+    if isinstance(loss, keras.losses.Loss):
+        return loss
+    if not callable(loss):
+        raise TypeError(
+            "Expected each loss to be a `keras.losses.Loss`, a loss function "
+            f"or a loss name. Received: loss={identifier!r}"
+        )
+    name = identifier if isinstance(identifier, str) else loss.__name__
+    return LossFunctionWrapper(loss, name=name)
+
+
+def _loss_kind(loss):
+    """Which label convention a known Keras loss implies, or `None`."""
+    candidates = [loss]
+    if isinstance(loss, LossFunctionWrapper):
+        candidates.append(getattr(loss, "fn", None))
+    for obj in candidates:
+        for kind, known in (
+            ("sparse", _SPARSE_LOSSES),
+            ("categorical", _CATEGORICAL_LOSSES),
+            ("binary", _BINARY_LOSSES),
+        ):
+            classes = tuple(k for k in known if isinstance(k, type))
+            functions = [k for k in known if not isinstance(k, type)]
+            if (classes and isinstance(obj, classes)) or any(
+                obj is f for f in functions
+            ):
+                return kind
+    return None
+
+
+def _shape_str(shape):
+    return "(" + ", ".join("batch" if i == 0 else str(d) for i, d in enumerate(shape)) + ")"
+
+
+def _same_dims(a, b):
+    return len(a) == len(b) and all(
+        x is None or y is None or x == y for x, y in zip(a, b)
+    )
+
+
+def detect_label_mode(name, loss, y_true_shape, y_pred_shape, override=None):
+    """Decides an output's label mode from its loss and static shapes.
+
+    Args:
+        name: the output name, for error messages.
+        loss: the output's `keras.losses.Loss` (or `None`).
+        y_true_shape: static shape of the labels (batch axis included).
+        y_pred_shape: static shape of the predictions.
+        override: an explicit label mode, or `None` to detect it.
+
+    Returns:
+        `(label_mode, num_classes)`; `(None, None)` when the loss does not
+        define classes (regression, custom losses without an override).
+
+    Raises:
+        ValueError: an unknown label mode, or labels whose shape does not fit
+            the label mode and predictions.
+    """
+    y_true_shape = tuple(y_true_shape)
+    y_pred_shape = tuple(y_pred_shape)
+    if override is not None and override not in LABEL_MODES:
+        raise ValueError(
+            f"Output '{name}': unknown label_mode {override!r}. Expected one "
+            f"of {LABEL_MODES} or None (detect from the loss and shapes)."
+        )
+    last = y_pred_shape[-1] if len(y_pred_shape) >= 2 else None
+    mode = override
+    if mode is None:
+        kind = _loss_kind(loss)
+        if kind == "binary":
+            mode = "binary" if last == 1 else "multilabel"
+        else:
+            mode = kind
+    if mode is None:
+        return None, None
+    if len(y_pred_shape) < 2 or last is None:
+        raise ValueError(
+            f"Output '{name}': label_mode '{mode}' needs predictions with a "
+            f"known class axis last, shape (batch, ..., classes). Received "
+            f"predictions of shape {_shape_str(y_pred_shape)}."
+        )
+    element = y_pred_shape[:-1]
+    if mode == "sparse":
+        ok = _same_dims(y_true_shape, element) or _same_dims(
+            y_true_shape, element + (1,)
+        )
+        expected = f"{_shape_str(element)} or {_shape_str(element + (1,))} (integer class indices)"
+        num_classes = last
+    elif mode == "binary":
+        ok = last == 1 and (
+            _same_dims(y_true_shape, y_pred_shape) or _same_dims(y_true_shape, element)
+        )
+        expected = f"{_shape_str(y_pred_shape)} with one unit of prediction"
+        num_classes = 2
+    else:
+        ok = _same_dims(y_true_shape, y_pred_shape)
+        expected = f"{_shape_str(y_pred_shape)}, the shape of the predictions"
+        num_classes = last
+    if not ok:
+        hint = ""
+        if mode == "sparse" and _same_dims(y_true_shape, y_pred_shape):
+            hint = " One-hot labels need label_mode='categorical' (or a categorical loss)."
+        raise ValueError(
+            f"Output '{name}': label_mode '{mode}' expects labels of shape "
+            f"{expected} for predictions of shape {_shape_str(y_pred_shape)}. "
+            f"Received labels of shape {_shape_str(y_true_shape)}.{hint}"
+        )
+    return mode, int(num_classes)
+
+
+def build_output_specs(
+    output_names, y_true, y_pred, *, loss, loss_weights=None, label_mode=None
+):
+    """Builds one `OutputSpec` per output from symbolic labels and predictions.
+
+    Args:
+        output_names: the model's output names.
+        y_true: labels (any structure accepted by `flatten_by_output`) with
+            static shapes.
+        y_pred: the model's (symbolic) predictions.
+        loss: the `loss` given to `compile`.
+        loss_weights: the `loss_weights` given to `compile`.
+        label_mode: per-output label modes (a single mode, list or dict).
+
+    Returns:
+        A list of `OutputSpec`, in output order.
+
+    Raises:
+        ValueError: labels missing for an output that has a loss, or any of
+            the errors of `detect_label_mode` and `flatten_by_output`.
+    """
+    names = list(output_names)
+    losses = flatten_by_output(loss, names, what="loss", broadcast=True)
+    weights = flatten_by_output(loss_weights, names, what="loss_weights", broadcast=False)
+    modes = flatten_by_output(label_mode, names, what="label_mode", broadcast=False)
+    labels = flatten_by_output(y_true, names, what="y")
+    preds = flatten_predictions(y_pred, names)
+    specs = []
+    for name, loss_id, weight, mode, y_t, y_p in zip(names, losses, weights, modes, labels, preds):
+        loss_obj = resolve_loss(loss_id)
+        if loss_obj is not None and y_t is None:
+            raise ValueError(
+                f"Output '{name}' has a loss but no labels were given for it. "
+                f"Received labels for outputs "
+                f"{[n for n, t in zip(names, labels) if t is not None]}."
+            )
+        if weight is not None and not np.isfinite(float(weight)):
+            raise ValueError(f"Output '{name}': loss weight must be finite. Received: {weight}")
+        if y_t is None:
+            found_mode, num_classes = None, None
+        else:
+            found_mode, num_classes = detect_label_mode(
+                name, loss_obj, y_t.shape, y_p.shape, override=mode
+            )
+        specs.append(
+            OutputSpec(
+                name=name,
+                loss=loss_obj,
+                loss_weight=None if weight is None else float(weight),
+                label_mode=found_mode,
+                num_classes=num_classes,
+                pred_rank=len(y_p.shape),
+            )
+        )
+    return specs
+
+
+def _is_number(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def split_class_weight(class_weight, output_names):
+    """Splits a `class_weight` argument into one entry per output.
+
+    Accepted forms: `None`; a strategy name (every output); for a
+    single-output model a dict `{class: weight}` or a sequence of weights;
+    for any model a dict keyed by output name or a list in output order
+    whose entries are any of the per-output forms (or `None`).
+
+    Args:
+        class_weight: the `class_weight` argument.
+        output_names: the model's output names.
+
+    Returns:
+        A list with one per-output class-weight specification per output.
+
+    Raises:
+        ValueError: keys that are neither class indices nor output names,
+            per-class weights given for a multi-output model, lists of the
+            wrong length.
+    """
+    names = list(output_names)
+    n = len(names)
+    if class_weight is None or isinstance(class_weight, str):
+        return [class_weight] * n
+    if isinstance(class_weight, dict):
+        keys = list(class_weight)
+        if keys and all(isinstance(k, str) and k in names for k in keys):
+            return [class_weight.get(name) for name in names]
+        integer_keys = all(
+            isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in keys
+        )
+        if integer_keys and n == 1:
+            return [class_weight]
+        if integer_keys:
+            raise ValueError(
+                f"This model has {n} outputs {names}: key `class_weight` by "
+                f"output name, e.g. {{'{names[0]}': {{0: 1.0, 1: 5.0}}}}. "
+                f"Received per-class keys {keys}."
+            )
+        bad = [k for k in keys if not (isinstance(k, str) and k in names)]
+        raise ValueError(
+            "`class_weight` keys must be integer class indices (single-output "
+            f"models) or output names {names}. Received keys {bad} that are "
+            "neither."
+        )
+    values = class_weight.tolist() if isinstance(class_weight, np.ndarray) else class_weight
+    if not isinstance(values, (list, tuple)):
+        raise TypeError(
+            "Expected `class_weight` to be None, a strategy name, a dict or a "
+            f"list. Received: class_weight={class_weight!r} of type "
+            f"{type(class_weight).__name__}"
+        )
+    per_class = len(values) > 0 and all(
+        _is_number(v) or (isinstance(v, (list, tuple)) and all(_is_number(u) for u in v))
+        for v in values
+    )
+    if per_class and n == 1:
+        return [class_weight]
+    if per_class:
+        raise ValueError(
+            f"This model has {n} outputs {names}: give `class_weight` one "
+            f"entry per output (a list of {n} dicts, lists, strategy names or "
+            f"None), or a dict keyed by output name. Received a flat list of "
+            f"{len(values)} numbers."
+        )
+    if len(values) != n:
+        raise ValueError(
+            f"`class_weight` given as a list must have one entry per output "
+            f"({n}: {names}). Received {len(values)} entries."
+        )
+    return list(class_weight)
