@@ -187,7 +187,7 @@ def _checked_dataset(dataset, checker):
         packed = (x, y) if sw is None else (x, y, sw)
         return packed
 
-    return dataset.map(check, deterministic=True)
+    return dataset.map(check)
 
 
 class DataSource:

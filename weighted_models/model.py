@@ -321,10 +321,10 @@ class WeightedModel(step_class(), keras.Model):
     # ------------------------------------------------------------ output specs
 
     def _output_names_for(self, y_pred):
-        if isinstance(y_pred, dict):
-            return list(y_pred)
-        flat = flatten_predictions(y_pred, None)
         names = getattr(self, "output_names", None)
+        if isinstance(y_pred, dict):
+            return list(names) if names and set(names) == set(y_pred) else list(y_pred)
+        flat = flatten_predictions(y_pred, None)
         if names and len(names) == len(flat):
             return list(names)
         found = []
@@ -531,7 +531,7 @@ class WeightedModel(step_class(), keras.Model):
             if w is not None and spec.label_mode == "multilabel":
                 w = ops.mean(w, axis=-1)
             out.append(w)
-        return out[0] if len(out) == 1 else out
+        return pack_like(out, sample_weight, names)
 
     @property
     def metrics(self):

@@ -1,0 +1,46 @@
+"""Shared fixtures: tiny data and models, and the built-in Keras reference."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+N, T, F = 37, 5, 4  # 37 samples: batches of 16 leave a partial last batch
+
+
+@pytest.fixture(scope="session")
+def rng_data():
+    rng = np.random.default_rng(0)
+    return {
+        "x": rng.normal(size=(N, F)).astype("float32"),
+        "xt": rng.normal(size=(N, T, F)).astype("float32"),
+        "y3": rng.integers(0, 3, size=(N,)),
+        "yt3": rng.integers(0, 3, size=(N, T)),
+        "yb": rng.integers(0, 2, size=(N, 1)).astype("float32"),
+        "yml": (rng.random(size=(N, 4)) < 0.3).astype("float32"),
+        "sw": rng.uniform(0.2, 2.0, size=(N,)).astype("float32"),
+        "swt": rng.uniform(0.0, 2.0, size=(N, T)).astype("float32"),
+    }
+
+
+def assert_history_close(h1, h2, keys=None, rtol=1e-5, atol=1e-6):
+    """Loss/metric histories equal to float32 precision."""
+    keys = keys or sorted(h2.history)
+    for key in keys:
+        np.testing.assert_allclose(h1.history[key], h2.history[key], rtol=rtol, atol=atol, err_msg=key)
+
+
+def assert_weights_close(m1, m2, rtol=1e-5, atol=1e-6):
+    w1, w2 = m1.trainable_weights, m2.trainable_weights
+    assert len(w1) == len(w2)
+    for a, b in zip(w1, w2):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol)
+
+
+def per_sample(table, labels):
+    """NumPy reference: class weights looked up per label (the Keras workaround)."""
+    return np.asarray(table, "float32")[np.asarray(labels).astype(int)]
