@@ -181,7 +181,7 @@ def _checked_dataset(dataset, checker):
                 checker.check_output(spec, found.get((i, "y")), found.get((i, "sw")))
             return True
 
-        ok = tf.numpy_function(run, flat, tf.bool, stateful=False)
+        ok = tf.numpy_function(run, flat, tf.bool)
         with tf.control_dependencies([ok]):
             y = tf.nest.map_structure(tf.identity, y)
         packed = (x, y) if sw is None else (x, y, sw)

@@ -446,9 +446,10 @@ class WeightedModel(step_class(), keras.Model):
         tables = state.train_tables if training else state.eval_tables
         tables = tables or [None] * len(specs)
         labels = flatten_by_output(y, names, what="y")
+        preds = flatten_predictions(y_pred, names)
         weights = flatten_by_output(sample_weight, names, what="sample_weight", broadcast=True)
         out = []
-        for spec, y_t, sw, table in zip(specs, labels, weights, tables):
+        for spec, y_t, y_p, sw, table in zip(specs, labels, preds, weights, tables):
             if y_t is None or (table is None and sw is None):
                 out.append(None)
                 continue
@@ -456,7 +457,7 @@ class WeightedModel(step_class(), keras.Model):
             out.append(
                 element_weights(
                     y_t, table=table, sample_weight=sw, label_mode=spec.label_mode,
-                    pred_rank=spec.pred_rank, weight_rank=spec.weight_rank,
+                    pred_rank=spec.pred_rank, weight_shape=spec.weight_shape(y_p.shape),
                     name=spec.name, dtype=dtype,
                 )
             )

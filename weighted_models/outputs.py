@@ -69,6 +69,13 @@ class OutputSpec:
             return (2, self.num_classes)
         return (self.num_classes,)
 
+    def weight_shape(self, pred_shape):
+        """Static shape of the per-element weights for predictions of `pred_shape`."""
+        pred_shape = tuple(pred_shape)
+        if self.label_mode == "multilabel" or len(pred_shape) < 2:
+            return pred_shape
+        return pred_shape[:-1]
+
     @property
     def weight_rank(self):
         """Rank of the per-element weights (and losses) of this output."""

@@ -76,12 +76,12 @@ def lookup_class_weights(y_true, table, *, label_mode, pred_rank, dtype="float32
     raise ValueError(f"Unknown label_mode {label_mode!r}.")
 
 
-def expand_sample_weight(sample_weight, *, weight_rank, name="output"):
-    """Expands `(B,)` / `(B, T)` sample weights explicitly to `weight_rank`.
+def expand_sample_weight(sample_weight, *, weight_shape, name="output"):
+    """Expands `(B,)` / `(B, T)` sample weights explicitly to the loss rank.
 
     Args:
         sample_weight: sample weights of one output.
-        weight_rank: rank of the output's per-element losses.
+        weight_shape: static shape of the output's per-element losses.
         name: the output name, for error messages.
 
     Returns:
@@ -93,16 +93,22 @@ def expand_sample_weight(sample_weight, *, weight_rank, name="output"):
         ValueError: weights of a higher rank than the losses.
     """
     sample_weight = ops.convert_to_tensor(sample_weight)
+    weight_shape = tuple(weight_shape)
+    weight_rank = len(weight_shape)
     rank = len(sample_weight.shape)
     # Keras's own convention: a trailing size-1 axis, as in `(B, 1)`.
     if rank > 1 and rank == weight_rank + 1 and sample_weight.shape[-1] == 1:
         sample_weight = ops.squeeze(sample_weight, axis=-1)
         rank -= 1
-    if rank == 0 or rank > weight_rank:
+    fits = all(
+        a is None or b is None or a == b
+        for a, b in zip(tuple(sample_weight.shape)[1:], weight_shape[1:rank])
+    )
+    if rank == 0 or rank > weight_rank or not fits:
         raise ValueError(
             f"Output '{name}': sample weights must have shape (batch,) or "
             f"(batch, ...) matching the leading axes of the per-element "
-            f"losses (rank {weight_rank}). Received sample weights of shape "
+            f"losses, {weight_shape}. Received sample weights of shape "
             f"{tuple(sample_weight.shape)}."
         )
     for _ in range(weight_rank - rank):
@@ -117,7 +123,7 @@ def element_weights(
     sample_weight=None,
     label_mode=None,
     pred_rank,
-    weight_rank,
+    weight_shape,
     name="output",
     dtype="float32",
 ):
@@ -129,7 +135,7 @@ def element_weights(
         sample_weight: the output's sample weights, or `None`.
         label_mode: the output's label mode (needed when `table` is given).
         pred_rank: rank of the output's predictions.
-        weight_rank: rank of the output's per-element losses.
+        weight_shape: static shape of the output's per-element losses.
         name: the output name, for error messages.
         dtype: dtype of the weights.
 
@@ -144,7 +150,7 @@ def element_weights(
         )
     if sample_weight is not None:
         sample_weight = ops.cast(
-            expand_sample_weight(sample_weight, weight_rank=weight_rank, name=name),
+            expand_sample_weight(sample_weight, weight_shape=weight_shape, name=name),
             dtype,
         )
         if weights is None:
