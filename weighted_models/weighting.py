@@ -101,7 +101,7 @@ def expand_sample_weight(sample_weight, *, weight_shape, name="output"):
         sample_weight = ops.squeeze(sample_weight, axis=-1)
         rank -= 1
     fits = all(
-        a is None or b is None or a == b
+        a is None or b is None or a == b or a == 1
         for a, b in zip(tuple(sample_weight.shape)[1:], weight_shape[1:rank])
     )
     if rank == 0 or rank > weight_rank or not fits:
