@@ -12,10 +12,10 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/weighted-models demo
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/weighted-models demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache
