@@ -59,6 +59,7 @@ class _WeightingState:
         self.fit_tables = None
 
     def reset(self):
+        self.data_key = None
         self.specs = None
         self.spec_key = None
         self.output_names = None
@@ -362,12 +363,20 @@ class WeightedModel(step_class(), keras.Model):
 
     def _prepare(self, source):
         """Builds the output specs from a batch of `source`; returns a checker."""
+        state = self._weighting
         x, y, _ = source.spec_batch()
         x_sym = keras.tree.map_structure(_symbolic, x)
         y_sym = keras.tree.map_structure(_symbolic, y)
-        y_pred = keras_backend.compute_output_spec(self, x_sym, training=False)
-        self._build_specs(y_sym, y_pred)
-        return LabelChecker(self._weighting.specs)
+        # Same input and label signature as last time: the specs still hold,
+        # and a symbolic pass through the model (milliseconds) is saved.
+        data_key = repr(keras.tree.map_structure(
+            lambda t: None if t is None else (t.shape, t.dtype), (x_sym, y_sym)
+        ))
+        if state.specs is None or state.data_key != data_key:
+            y_pred = keras_backend.compute_output_spec(self, x_sym, training=False)
+            self._build_specs(y_sym, y_pred)
+            state.data_key = data_key
+        return LabelChecker(state.specs)
 
     def _resolve_tables(self, class_weight, source, checker, validation_split=0.0):
         """One NumPy table (or None) per output for a `class_weight` argument."""
