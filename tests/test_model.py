@@ -479,3 +479,54 @@ def test_subclassed_model_built_from_inputs_and_outputs(rng_data):
     # WeightedModel itself must stay a plain (non-functional) Keras model class.
     plain = SubclassedNet()
     assert not isinstance(plain, keras.src.models.functional.Functional)
+
+
+def test_train_on_batch_and_test_on_batch(rng_data):
+    x, y = rng_data["x"], rng_data["y3"]
+    model = WeightedModel(reference_dense())
+    reference = twin(model, reference_dense())
+    model.compile("sgd", SCCE)
+    reference.compile("sgd", SCCE)
+    for start in (0, 16, 32):
+        xb, yb = x[start:start + 16], y[start:start + 16]
+        got = model.train_on_batch(xb, yb, class_weight=CW3)
+        expected = reference.train_on_batch(xb, yb, sample_weight=per_sample(TABLE3, yb))
+        np.testing.assert_allclose(got, expected, rtol=1e-5)
+    assert_weights_close(model, reference)
+    np.testing.assert_allclose(
+        model.test_on_batch(x, y, class_weight=CW3),
+        reference.test_on_batch(x, y, sample_weight=per_sample(TABLE3, y)), rtol=1e-5,
+    )
+
+
+def test_balanced_after_validation_split_uses_the_training_part(rng_data):
+    from sklearn.utils.class_weight import compute_class_weight
+
+    x = rng_data["x"]
+    # Training part (first 27): 18/6/3 per class; the last 10, all class 2, validate.
+    y = np.r_[np.zeros(18, int), np.ones(6, int), np.full(13, 2)]
+    split = int(np.floor(N * 0.75))
+    model = WeightedModel(reference_dense())
+    reference = twin(model, reference_dense())
+    model.compile("sgd", SCCE)
+    reference.compile("sgd", SCCE)
+    h = model.fit(x, y, batch_size=8, epochs=2, validation_split=0.25, class_weight="balanced",
+                  shuffle=False, verbose=0)
+    table = compute_class_weight("balanced", classes=np.arange(3), y=y[:split])
+    hr = reference.fit(x[:split], y[:split], batch_size=8, epochs=2, shuffle=False, verbose=0,
+                       sample_weight=per_sample(table, y[:split]), validation_data=(x[split:], y[split:]))
+    assert_history_close(h, hr)
+    assert_weights_close(model, reference)
+
+
+def test_validation_data_as_a_dataset_is_checked_and_used(rng_data):
+    x, y = rng_data["x"], rng_data["y3"]
+    model = WeightedModel(reference_dense())
+    model.compile("sgd", SCCE, validation_class_weight=True)
+    val = tf.data.Dataset.from_tensor_slices((x, y)).batch(N)
+    h = model.fit(x, y, batch_size=N, epochs=1, class_weight=CW3, validation_data=val, verbose=0)
+    p = np.take_along_axis(model.predict(x, verbose=0), y[:, None], axis=-1)[:, 0]
+    np.testing.assert_allclose(h.history["val_loss"][0], np.mean(-per_sample(TABLE3, y) * np.log(p)), rtol=1e-5)
+    bad = tf.data.Dataset.from_tensor_slices((x, np.full(N, 5))).batch(N)
+    with pytest.raises(ValueError, match=r"Output '.*': labels must be class indices in \[0, 3\)"):
+        model.fit(x, y, batch_size=N, epochs=1, validation_data=bad, verbose=0)
