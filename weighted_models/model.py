@@ -183,17 +183,21 @@ class WeightedModel(step_class(), keras.Model):
 
     Example:
 
-    ```python
-    inputs = keras.Input((8,))
-    h = keras.layers.Dense(16, activation="relu")(inputs)
-    a = keras.layers.Dense(3, activation="softmax", name="a")(h)
-    b = keras.layers.Dense(1, activation="sigmoid", name="b")(h)
-    model = WeightedModel(inputs, [a, b])
-    model.compile("adam", loss={"a": "sparse_categorical_crossentropy",
-                                "b": "binary_crossentropy"})
-    model.fit(x, {"a": y_a, "b": y_b},
-              class_weight={"a": "balanced", "b": {0: 1.0, 1: 20.0}})
-    ```
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=(64, 8)).astype("float32")
+    >>> y_a = np.arange(64) % 3
+    >>> y_b = (np.arange(64) % 8 == 0).astype("float32")[:, None]
+    >>> inputs = keras.Input((8,))
+    >>> h = keras.layers.Dense(16, activation="relu")(inputs)
+    >>> a = keras.layers.Dense(3, activation="softmax", name="a")(h)
+    >>> b = keras.layers.Dense(1, activation="sigmoid", name="b")(h)
+    >>> model = WeightedModel(inputs, [a, b])
+    >>> model.compile("adam", loss={"a": "sparse_categorical_crossentropy",
+    ...                             "b": "binary_crossentropy"})
+    >>> history = model.fit(x, {"a": y_a, "b": y_b}, verbose=0,
+    ...                     class_weight={"a": "balanced", "b": {0: 1.0, 1: 7.0}})
+    >>> sorted(history.history)
+    ['a_loss', 'b_loss', 'loss']
     """
 
     def __new__(cls, *args, **kwargs):
@@ -294,6 +298,7 @@ class WeightedModel(step_class(), keras.Model):
         self._compile_config = SerializableDict(**config)
         state = self._weighting
         state.reset()
+        state.fit_tables = None
         state.loss, state.loss_weights = loss, loss_weights
         state.class_weight, state.label_mode = class_weight, label_mode
         state.reduction, state.validation_class_weight = reduction, validation_class_weight
