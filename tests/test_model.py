@@ -58,6 +58,21 @@ def twin(model, reference):
     return reference
 
 
+def fit_against_keras(model, reference_model, x, y, *, loss=SCCE, class_weight=CW3,
+                      reference_sample_weight, sample_weight=None, compile_kwargs=None,
+                      batch_size=16, epochs=2):
+    """Fits `model` with class weights and a Keras twin with the equivalent sample weights."""
+    reference = twin(model, reference_model)
+    model.compile("sgd", loss, **(compile_kwargs or {}))
+    reference.compile("sgd", loss, **{k: v for k, v in (compile_kwargs or {}).items()
+                                       if k in ("steps_per_execution", "metrics", "weighted_metrics")})
+    h = model.fit(x, y, batch_size=batch_size, epochs=epochs, class_weight=class_weight,
+                  sample_weight=sample_weight, shuffle=False, verbose=0)
+    hr = reference.fit(x, y, batch_size=batch_size, epochs=epochs,
+                       sample_weight=reference_sample_weight, shuffle=False, verbose=0)
+    return h, hr, reference
+
+
 EXECUTION = {
     "eager": dict(run_eagerly=True),
     "graph": dict(jit_compile=False),
@@ -197,13 +212,11 @@ def test_single_sample_weight_is_expanded_over_time_explicitly(rng_data):
     """`(N,)` weights on a `(N, T)` loss weigh every timestep of the sample."""
     x, yt, sw = rng_data["xt"], rng_data["yt3"], rng_data["sw"]
     model = WeightedModel(reference_dense(input_shape=(T, F)))
-    reference = twin(model, reference_dense(input_shape=(T, F)))
-    model.compile("sgd", SCCE)
-    reference.compile("sgd", SCCE)
-    h = model.fit(x, yt, batch_size=T, epochs=2, sample_weight=sw, class_weight=CW3,
-                  shuffle=False, verbose=0)
-    ref_sw = per_sample(TABLE3, yt) * sw[:, None]
-    hr = reference.fit(x, yt, batch_size=T, epochs=2, sample_weight=ref_sw, shuffle=False, verbose=0)
+    # batch_size == T is where an accidental broadcast would weight the time axis.
+    h, hr, reference = fit_against_keras(
+        model, reference_dense(input_shape=(T, F)), x, yt, sample_weight=sw, batch_size=T,
+        reference_sample_weight=per_sample(TABLE3, yt) * sw[:, None],
+    )
     assert_history_close(h, hr)
     assert_weights_close(model, reference)
 
@@ -211,41 +224,32 @@ def test_single_sample_weight_is_expanded_over_time_explicitly(rng_data):
 @pytest.mark.parametrize("smoothing", [0.0, 0.2], ids=["one_hot", "label_smoothing"])
 def test_one_hot_labels_take_the_expected_weight(rng_data, smoothing):
     x, y = rng_data["x"], rng_data["y3"]
-    onehot = np.eye(3, dtype="float32")[y]
-    loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
-    model = WeightedModel(reference_dense())
-    reference = twin(model, reference_dense())
-    model.compile("sgd", loss)
-    reference.compile("sgd", loss)
-    h = model.fit(x, onehot, batch_size=16, epochs=2, class_weight=CW3, shuffle=False, verbose=0)
     # Label smoothing happens inside the loss; the weight is that of the label given.
-    hr = reference.fit(x, onehot, batch_size=16, epochs=2, sample_weight=per_sample(TABLE3, y),
-                       shuffle=False, verbose=0)
+    h, hr, _ = fit_against_keras(
+        WeightedModel(reference_dense()), reference_dense(), x, np.eye(3, dtype="float32")[y],
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=smoothing),
+        reference_sample_weight=per_sample(TABLE3, y),
+    )
     assert_history_close(h, hr)
 
 
 def test_soft_labels_take_the_expected_weight(rng_data):
-    x = rng_data["x"]
     soft = np.random.default_rng(3).dirichlet([1.0, 1.0, 1.0], size=N).astype("float32")
-    model = WeightedModel(reference_dense())
-    reference = twin(model, reference_dense())
-    model.compile("sgd", "categorical_crossentropy")
-    reference.compile("sgd", "categorical_crossentropy")
-    h = model.fit(x, soft, batch_size=16, epochs=2, class_weight=CW3, shuffle=False, verbose=0)
-    expected = soft @ np.asarray(TABLE3, "float32")
-    hr = reference.fit(x, soft, batch_size=16, epochs=2, sample_weight=expected, shuffle=False, verbose=0)
+    h, hr, _ = fit_against_keras(
+        WeightedModel(reference_dense()), reference_dense(), rng_data["x"], soft,
+        loss="categorical_crossentropy", reference_sample_weight=soft @ np.asarray(TABLE3, "float32"),
+    )
     assert_history_close(h, hr)
 
 
 def test_binary_output_with_class_weights(rng_data):
     x, yb = rng_data["x"], rng_data["yb"]
-    model = WeightedModel(reference_dense(1, "sigmoid"))
-    reference = twin(model, reference_dense(1, "sigmoid"))
-    model.compile("sgd", "binary_crossentropy", metrics=["accuracy"])
-    reference.compile("sgd", "binary_crossentropy", metrics=["accuracy"])
-    h = model.fit(x, yb, batch_size=16, epochs=2, class_weight=[0.5, 4.0], shuffle=False, verbose=0)
-    hr = reference.fit(x, yb, batch_size=16, epochs=2, sample_weight=per_sample([0.5, 4.0], yb[:, 0]),
-                       shuffle=False, verbose=0)
+    h, hr, _ = fit_against_keras(
+        WeightedModel(reference_dense(1, "sigmoid")), reference_dense(1, "sigmoid"), x, yb,
+        loss="binary_crossentropy", class_weight=[0.5, 4.0],
+        compile_kwargs=dict(metrics=["accuracy"]),
+        reference_sample_weight=per_sample([0.5, 4.0], yb[:, 0]),
+    )
     assert_history_close(h, hr)
 
 
@@ -296,16 +300,13 @@ def test_weighted_mean_divides_by_the_broadcast_weights(rng_data):
 def test_balanced_strategy_equals_scikit_learn(rng_data):
     from sklearn.utils.class_weight import compute_class_weight
 
-    x = rng_data["x"]
     y = np.r_[np.zeros(25, int), np.ones(9, int), np.full(3, 2)]
-    model = WeightedModel(reference_dense())
-    reference = twin(model, reference_dense())
-    model.compile("sgd", SCCE, class_weight="balanced")
-    reference.compile("sgd", SCCE)
-    h = model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
     table = compute_class_weight("balanced", classes=np.arange(3), y=y)
-    hr = reference.fit(x, y, batch_size=16, epochs=2, sample_weight=per_sample(table, y),
-                       shuffle=False, verbose=0)
+    h, hr, _ = fit_against_keras(
+        WeightedModel(reference_dense()), reference_dense(), rng_data["x"], y,
+        class_weight=None, compile_kwargs=dict(class_weight="balanced"),
+        reference_sample_weight=per_sample(table, y),
+    )
     assert_history_close(h, hr)
 
 
@@ -346,12 +347,10 @@ def test_validation_is_unweighted_by_default_and_weighted_on_request(rng_data):
 def test_steps_per_execution_gives_the_same_training(rng_data):
     x, y = rng_data["x"], rng_data["y3"]
     model = WeightedModel(reference_dense())
-    reference = twin(model, reference_dense())
-    model.compile("sgd", SCCE, steps_per_execution=2)
-    reference.compile("sgd", SCCE)
-    h = model.fit(x, y, batch_size=8, epochs=2, class_weight=CW3, shuffle=False, verbose=0)
-    hr = reference.fit(x, y, batch_size=8, epochs=2, sample_weight=per_sample(TABLE3, y),
-                       shuffle=False, verbose=0)
+    h, hr, reference = fit_against_keras(
+        model, reference_dense(), x, y, batch_size=8, compile_kwargs=dict(steps_per_execution=2),
+        reference_sample_weight=per_sample(TABLE3, y),
+    )
     assert_history_close(h, hr)
     assert_weights_close(model, reference)
 
@@ -364,13 +363,8 @@ def test_regularization_losses_are_added(rng_data):
         h = keras.layers.Dense(6, activation="tanh", kernel_regularizer=keras.regularizers.L2(0.1))(inputs)
         return cls(inputs, keras.layers.Dense(3, activation="softmax")(h))
 
-    model = build(WeightedModel)
-    reference = twin(model, build(keras.Model))
-    model.compile("sgd", SCCE)
-    reference.compile("sgd", SCCE)
-    h = model.fit(x, y, batch_size=16, epochs=2, class_weight=CW3, shuffle=False, verbose=0)
-    hr = reference.fit(x, y, batch_size=16, epochs=2, sample_weight=per_sample(TABLE3, y),
-                       shuffle=False, verbose=0)
+    h, hr, _ = fit_against_keras(build(WeightedModel), build(keras.Model), x, y,
+                                 reference_sample_weight=per_sample(TABLE3, y))
     assert_history_close(h, hr)
 
 
@@ -379,13 +373,9 @@ def test_mixed_precision_scales_the_loss_like_keras(rng_data):
     keras.config.set_dtype_policy("mixed_float16")
     try:
         model = WeightedModel(reference_dense())
-        reference = twin(model, reference_dense())
-        model.compile("sgd", SCCE)
-        reference.compile("sgd", SCCE)
+        h, hr, reference = fit_against_keras(model, reference_dense(), x, y,
+                                             reference_sample_weight=per_sample(TABLE3, y))
         assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
-        h = model.fit(x, y, batch_size=16, epochs=2, class_weight=CW3, shuffle=False, verbose=0)
-        hr = reference.fit(x, y, batch_size=16, epochs=2, sample_weight=per_sample(TABLE3, y),
-                           shuffle=False, verbose=0)
     finally:
         keras.config.set_dtype_policy("float32")
     assert_history_close(h, hr, rtol=1e-3, atol=1e-3)
