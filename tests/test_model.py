@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 from conftest import F, N, T, assert_history_close, assert_weights_close, per_sample
 
-from weighted_models import WeightedModel
+from weighted_models import EffectiveNumber, WeightedModel
 
 CW3 = {0: 1.0, 1: 5.0, 2: 0.5}
 TABLE3 = [1.0, 5.0, 0.5]
@@ -297,15 +297,26 @@ def test_weighted_mean_divides_by_the_broadcast_weights(rng_data):
     np.testing.assert_allclose(loss, np.sum(-w * np.log(p)) / np.sum(w), rtol=1e-5)
 
 
-def test_balanced_strategy_equals_scikit_learn(rng_data):
+def _numpy_table(strategy, y):
     from sklearn.utils.class_weight import compute_class_weight
 
+    counts = np.bincount(y).astype(float)
+    if strategy == "balanced":
+        return compute_class_weight("balanced", classes=np.arange(3), y=y)
+    raw = counts ** -0.5 if strategy == "sqrt" else (1 - 0.99) / (1 - 0.99 ** counts)
+    return raw * counts.sum() / np.sum(raw * counts)
+
+
+@pytest.mark.parametrize("strategy", ["balanced", "sqrt", "effective_number_0.99"])
+def test_strategies_in_compile_equal_their_reference_tables(rng_data, strategy):
+    from weighted_models import EffectiveNumber
+
     y = np.r_[np.zeros(25, int), np.ones(9, int), np.full(3, 2)]
-    table = compute_class_weight("balanced", classes=np.arange(3), y=y)
+    given = EffectiveNumber(0.99) if strategy.startswith("effective") else strategy
     h, hr, _ = fit_against_keras(
         WeightedModel(reference_dense()), reference_dense(), rng_data["x"], y,
-        class_weight=None, compile_kwargs=dict(class_weight="balanced"),
-        reference_sample_weight=per_sample(table, y),
+        class_weight=None, compile_kwargs=dict(class_weight=given),
+        reference_sample_weight=per_sample(_numpy_table(strategy.split("_0")[0], y), y),
     )
     assert_history_close(h, hr)
 
@@ -432,7 +443,7 @@ def test_save_load_round_trip_and_training_continues_identically(rng_data, tmp_p
     model = two_headed(WeightedModel)
     yb = rng_data["yb"]
     xt, yt = rng_data["xt"], rng_data["yt3"]
-    model.compile("adam", LOSSES, class_weight={"tags": CW3, "flag": "balanced"},
+    model.compile("adam", LOSSES, class_weight={"tags": EffectiveNumber(0.9), "flag": "balanced"},
                   reduction="weighted_mean", validation_class_weight=True)
     data = dict(x=xt, y={"tags": yt, "flag": yb}, batch_size=16, shuffle=False, verbose=0)
     model.fit(epochs=1, **data)
@@ -443,7 +454,7 @@ def test_save_load_round_trip_and_training_continues_identically(rng_data, tmp_p
     config = loaded.get_compile_config()
     assert config["reduction"] == "weighted_mean"
     assert config["validation_class_weight"] is True
-    assert loaded._weighting.class_weight == {"tags": CW3, "flag": "balanced"}
+    assert loaded._weighting.class_weight == {"tags": EffectiveNumber(0.9), "flag": "balanced"}
     np.testing.assert_allclose(
         loaded.evaluate(xt, {"tags": yt, "flag": yb}, verbose=0),
         model.evaluate(xt, {"tags": yt, "flag": yb}, verbose=0), rtol=1e-6,

@@ -3,7 +3,16 @@
 from weighted_models.data import InvalidLabelsError
 from weighted_models.model import FunctionalWeightedModel, WeightedModel
 from weighted_models.outputs import LABEL_MODES, OutputSpec
-from weighted_models.strategies import STRATEGIES, balanced_table, table_from_weights
+from weighted_models.strategies import (
+    STRATEGIES,
+    Balanced,
+    EffectiveNumber,
+    InversePower,
+    Strategy,
+    compute_class_weight,
+    count_labels,
+    get_strategy,
+)
 from weighted_models.weighting import (
     REDUCTIONS,
     element_weights,
@@ -21,9 +30,14 @@ __all__ = [
     "REDUCTIONS",
     "STRATEGIES",
     "WeightedModel",
-    "balanced_table",
+    "Balanced",
+    "EffectiveNumber",
+    "InversePower",
+    "Strategy",
+    "compute_class_weight",
+    "count_labels",
+    "get_strategy",
     "element_weights",
     "lookup_class_weights",
     "reduce_weighted_loss",
-    "table_from_weights",
 ]

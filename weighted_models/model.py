@@ -273,7 +273,7 @@ class WeightedModel(step_class(), keras.Model):
                 "Expected `validation_class_weight` to be a bool. Received: "
                 f"validation_class_weight={validation_class_weight!r}"
             )
-        if isinstance(class_weight, str):
+        if is_strategy(class_weight):
             check_strategy(class_weight, "all outputs")
         super().compile(
             optimizer=optimizer,
@@ -402,7 +402,7 @@ class WeightedModel(step_class(), keras.Model):
                 )
             if is_strategy(value):
                 check_strategy(value, spec.name)
-                counters[i] = LabelCounts(spec)
+                counters[i] = LabelCounts(spec.label_mode, spec.num_classes, name=spec.name)
             else:
                 tables[i] = table_from_weights(value, spec)
         if counters:

@@ -346,7 +346,9 @@ def split_class_weight(class_weight, output_names):
     """
     names = list(output_names)
     n = len(names)
-    if class_weight is None or isinstance(class_weight, str):
+    from weighted_models.strategies import is_strategy
+
+    if class_weight is None or is_strategy(class_weight):
         return [class_weight] * n
     if isinstance(class_weight, dict):
         keys = list(class_weight)
