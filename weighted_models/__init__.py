@@ -1,6 +1,15 @@
 """weighted_models: class, sample and temporal weights inside the Keras 3 training step."""
 
 from weighted_models.data import InvalidLabelsError
+from weighted_models.metrics import (
+    BalancedAccuracy,
+    ConfusionMatrix,
+    MacroF1,
+    PerClassRecall,
+    Sensitivity,
+    Specificity,
+    WeightedF1,
+)
 from weighted_models.model import FunctionalWeightedModel, WeightedModel
 from weighted_models.outputs import LABEL_MODES, OutputSpec
 from weighted_models.strategies import (
@@ -23,6 +32,13 @@ from weighted_models.weighting import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BalancedAccuracy",
+    "ConfusionMatrix",
+    "MacroF1",
+    "PerClassRecall",
+    "Sensitivity",
+    "Specificity",
+    "WeightedF1",
     "FunctionalWeightedModel",
     "InvalidLabelsError",
     "LABEL_MODES",
