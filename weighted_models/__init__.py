@@ -1,6 +1,12 @@
 """weighted_models: class, sample and temporal weights inside the Keras 3 training step."""
 
 from weighted_models.data import InvalidLabelsError
+from weighted_models.losses import (
+    LogitAdjustedCrossentropy,
+    LogitAdjustment,
+    SparseCategoricalFocalCrossentropy,
+    adjust_logits,
+)
 from weighted_models.metrics import (
     BalancedAccuracy,
     ConfusionMatrix,
@@ -32,6 +38,10 @@ from weighted_models.weighting import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "LogitAdjustedCrossentropy",
+    "LogitAdjustment",
+    "SparseCategoricalFocalCrossentropy",
+    "adjust_logits",
     "BalancedAccuracy",
     "ConfusionMatrix",
     "MacroF1",

@@ -164,7 +164,15 @@ def resolve_loss(identifier):
 
 
 def _loss_kind(loss):
-    """Which label convention a known Keras loss implies, or `None`."""
+    """Which label convention a loss implies, or `None`.
+
+    Keras's cross-entropy and focal losses are known; any other loss may
+    declare it with a `label_mode` attribute, as the losses of
+    `weighted_models.losses` do.
+    """
+    declared = getattr(loss, "label_mode", None)
+    if declared is not None:
+        return declared
     candidates = [loss]
     if isinstance(loss, LossFunctionWrapper):
         candidates.append(getattr(loss, "fn", None))
