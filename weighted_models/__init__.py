@@ -1,5 +1,6 @@
 """weighted_models: class, sample and temporal weights inside the Keras 3 training step."""
 
+from weighted_models.callbacks import ClassWeightScheduler, DeferredReweighting, PerClassReport
 from weighted_models.data import InvalidLabelsError
 from weighted_models.losses import (
     LogitAdjustedCrossentropy,
@@ -38,6 +39,9 @@ from weighted_models.weighting import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ClassWeightScheduler",
+    "DeferredReweighting",
+    "PerClassReport",
     "LogitAdjustedCrossentropy",
     "LogitAdjustment",
     "SparseCategoricalFocalCrossentropy",

@@ -430,6 +430,58 @@ class WeightedModel(step_class(), keras.Model):
             self.train_function = None
             self.test_function = None
 
+    # ------------------------------------------------- class-weight tables
+
+    @property
+    def class_weight_tables(self):
+        """The class-weight tables of the last `fit`, one per output, or `None`.
+
+        A list in output order of NumPy tables (see `weighted_models.strategies`
+        for their shapes), `None` for outputs trained without class weights.
+        """
+        tables = self._weighting.fit_tables
+        return None if tables is None else [None if t is None else np.array(t) for t in tables]
+
+    def assign_class_weight_tables(self, tables):
+        """Sets the class weights in force for training, without retracing the step.
+
+        Callbacks use it to change class weights during `fit` (see
+        `weighted_models.callbacks.ClassWeightScheduler`). Only the values
+        change: outputs that started `fit` without class weights cannot gain
+        them (that would change the traced step), and shapes must match.
+
+        Args:
+            tables: one table per output (a list in output order or a dict by
+                output name); `None` entries keep an output as it is.
+
+        Raises:
+            ValueError: before any `fit`, for an output that has no class
+                weights in this `fit`, or a table of the wrong shape.
+        """
+        state = self._weighting
+        if state.train_tables is None:
+            raise ValueError("Class-weight tables exist once `fit` has started.")
+        for spec, variable, value in zip(
+            state.specs, state.train_tables,
+            flatten_by_output(tables, state.output_names, what="tables"),
+        ):
+            if value is None:
+                continue
+            if variable is None:
+                raise ValueError(
+                    f"Output '{spec.name}' has no class weights in this fit, so "
+                    f"they cannot be scheduled. Give it class weights in `fit` or "
+                    f"`compile` (a schedule then moves them from uniform)."
+                )
+            value = np.asarray(value, dtype="float32")
+            if value.shape != spec.table_shape or not np.all(np.isfinite(value)) or np.any(value < 0):
+                raise ValueError(
+                    f"Output '{spec.name}': expected a table of shape "
+                    f"{spec.table_shape} with finite weights >= 0. Received "
+                    f"shape {value.shape}: {value.ravel()[:5].tolist()}."
+                )
+            variable.assign(value)
+
     # ------------------------------------------------------ in-step helpers
 
     def compute_sample_weight(self, y, y_pred, sample_weight=None, training=True):
