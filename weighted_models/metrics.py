@@ -16,6 +16,7 @@ with scikit-learn's `zero_division=0`.
 """
 
 import keras
+import numpy as np  # noqa: F401 - used by the doctests
 from keras import ops
 
 
@@ -275,3 +276,58 @@ class PerClassRecall(ConfusionMatrix):
     def result(self):
         recall = per_class_scores(self.confusion)["recall"]
         return {f"{self.name}_{c}": recall[c] for c in range(self.num_classes)}
+
+
+@keras.saving.register_keras_serializable(package="weighted_models")
+class PRAUC(keras.metrics.AUC):
+    """Area under the precision-recall curve, over the epoch.
+
+    Keras's `AUC(curve="PR")` on the positive class for binary outputs (one
+    sigmoid unit, or two softmax units); for more classes, one-vs-rest per
+    class from integer or one-hot labels, macro-averaged. Temporal outputs
+    count every timestep.
+
+    Args:
+        num_classes: number of classes (2 for binary outputs).
+        num_thresholds: thresholds of the curve's approximation.
+        name, dtype: as for any Keras metric.
+
+    Example:
+
+    >>> m = PRAUC(2)
+    >>> m.update_state(np.array([[0.0], [1.0], [1.0]]), np.array([[0.1], [0.9], [0.8]]))
+    >>> round(float(m.result()), 2)
+    1.0
+    """
+
+    def __init__(self, num_classes, *, num_thresholds=200, name="pr_auc", dtype=None):
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"Expected `num_classes` to be an int >= 2. Received: num_classes={num_classes!r}")
+        self.num_classes = num_classes
+        multi = num_classes > 2
+        super().__init__(num_thresholds=num_thresholds, curve="PR", name=name, dtype=dtype,
+                         multi_label=multi, num_labels=num_classes if multi else None)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = ops.convert_to_tensor(y_pred)
+        y_true = ops.convert_to_tensor(y_true)
+        units = y_pred.shape[-1]
+        if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1 and units > 1:
+            y_true = ops.squeeze(y_true, axis=-1)
+        if units > 1 and len(y_true.shape) < len(y_pred.shape):
+            y_true = ops.one_hot(ops.cast(y_true, "int32"), units)
+        if units == 2:
+            y_true, y_pred = y_true[..., 1:], y_pred[..., 1:]
+        if len(y_pred.shape) > 2:
+            if sample_weight is not None:
+                sw = ops.cast(sample_weight, "float32")
+                while len(sw.shape) < len(y_pred.shape) - 1:
+                    sw = ops.expand_dims(sw, -1)
+                sample_weight = ops.reshape(ops.broadcast_to(sw, ops.shape(y_pred)[:-1]), (-1,))
+            y_true = ops.reshape(y_true, (-1, y_true.shape[-1]))
+            y_pred = ops.reshape(y_pred, (-1, y_pred.shape[-1]))
+        return super().update_state(y_true, y_pred, sample_weight)
+
+    def get_config(self):
+        return {"num_classes": self.num_classes, "num_thresholds": self.num_thresholds,
+                "name": self.name, "dtype": self.dtype}

@@ -432,6 +432,27 @@ class WeightedModel(step_class(), keras.Model):
 
     # ------------------------------------------------- class-weight tables
 
+    def set_class_weight(self, class_weight):
+        """Sets the model's default class weights, as `compile(class_weight=...)` does.
+
+        The value is saved with the model and used by every `fit` that does
+        not pass its own; Keras Tuner integration sets the tuned weighting
+        this way.
+
+        Args:
+            class_weight: any form `fit` accepts, or `None`.
+
+        Raises:
+            ValueError: an unknown strategy name.
+        """
+        if not self.compiled:
+            raise ValueError("Call `compile()` before `set_class_weight()`.")
+        if is_strategy(class_weight):
+            check_strategy(class_weight, "all outputs")
+        self._weighting.class_weight = class_weight
+        self._compile_config.config["class_weight"] = class_weight
+
+
     @property
     def class_weight_tables(self):
         """The class-weight tables of the last `fit`, one per output, or `None`.

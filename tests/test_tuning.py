@@ -1,0 +1,131 @@
+"""Keras Tuner integration with real tuners on tiny models and budgets."""
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pytest
+from conftest import assert_history_close, per_sample
+
+from weighted_models import WeightedModel
+from weighted_models.tuning import WeightedHyperModel, imbalance_metrics, load_best_model, objective
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(120, 6)).astype("float32")
+Y = RNG.choice(3, size=120, p=[0.75, 0.18, 0.07])
+
+
+def build_model(hp):
+    inputs = keras.Input((6,))
+    h = keras.layers.Dense(hp.Choice("units", [4, 8]), activation="relu")(inputs)
+    model = WeightedModel(inputs, keras.layers.Dense(3, activation="softmax")(h))
+    model.compile("sgd", "sparse_categorical_crossentropy", metrics=imbalance_metrics(3))
+    return model
+
+
+def numpy_table(values, y):
+    counts = np.bincount(y, minlength=3).astype(float)
+    strategy = values["class_weight"]
+    if strategy == "none":
+        return np.ones(3)
+    if strategy == "balanced":
+        raw = 1 / counts
+    elif strategy == "inverse_power":
+        raw = counts ** -values["power"]
+    else:
+        raw = (1 - values["beta"]) / (1 - values["beta"] ** counts)
+    return raw * counts.sum() / np.sum(raw * counts)
+
+
+TUNERS = {
+    "random_search": lambda hm, **kw: kt.RandomSearch(hm, max_trials=4, seed=1, **kw),
+    "bayesian": lambda hm, **kw: kt.BayesianOptimization(hm, max_trials=3, seed=1, **kw),
+    "hyperband": lambda hm, **kw: kt.Hyperband(hm, max_epochs=2, hyperband_iterations=1, seed=1, **kw),
+}
+
+
+@pytest.mark.parametrize("tuner_name", list(TUNERS))
+def test_every_tuner_searches_the_weighting_and_the_best_model_retrains_with_it(tuner_name, tmp_path):
+    tuner = TUNERS[tuner_name](
+        WeightedHyperModel(build_model), objective=objective("balanced_accuracy"),
+        directory=str(tmp_path), project_name=tuner_name,
+    )
+    tuner.search(X, Y, epochs=2, validation_data=(X, Y), verbose=0)
+    trials = list(tuner.oracle.trials.values())
+    assert len(trials) >= 2 and all(t.status == "COMPLETED" for t in trials)
+    best_hp = tuner.get_best_hyperparameters()[0]
+    scores = [t.score for t in trials if t.score is not None]
+    assert tuner.oracle.get_best_trials(1)[0].score == max(scores)  # direction "max"
+    # The best model reloads as a WeightedModel carrying its tuned weighting ...
+    model = load_best_model(tuner, path=str(tmp_path / "best.keras"))
+    assert isinstance(model, WeightedModel)
+    # ... and retrains with it: same as built-in Keras with the equivalent sample weights.
+    reference = keras.Model(model.inputs, model.outputs)
+    reference = keras.models.clone_model(reference)
+    reference.set_weights(model.get_weights())
+    reference.compile("sgd", "sparse_categorical_crossentropy")
+    model.compile("sgd", "sparse_categorical_crossentropy", class_weight=model._weighting.class_weight)
+    h = model.fit(X, Y, batch_size=32, epochs=2, shuffle=False, verbose=0)
+    table = numpy_table(best_hp.values, Y)
+    hr = reference.fit(X, Y, batch_size=32, epochs=2, shuffle=False, verbose=0,
+                       sample_weight=per_sample(table, Y))
+    assert_history_close(h, hr, rtol=1e-4)
+
+
+def test_deferred_reweighting_is_a_hyperparameter():
+    hypermodel = WeightedHyperModel(build_model, strategies=("balanced",), deferred_epochs=(0, 1))
+    hp = kt.HyperParameters()
+    model = hypermodel.build(hp)
+    hp.values["deferred_reweighting_epoch"] = 1
+    hp.Choice("deferred_reweighting_epoch", [0, 1], default=1)
+    history = hypermodel.fit(hp, model, X, Y, epochs=2, verbose=0)
+    assert history.history["class_weight_alpha"] == [0.0, 1.0]
+
+
+def test_per_output_weighting_and_objectives():
+    assert objective("macro_f1").direction == "max"
+    assert objective("pr_auc", output="tags").name == "val_tags_pr_auc"
+    assert objective("loss", validation=False).direction == "min"
+    with pytest.raises(ValueError, match=r"Unknown objective 'accuracy'"):
+        objective("accuracy")
+    hypermodel = WeightedHyperModel(build_model, outputs=["a", "b"], strategies=("balanced", "effective_number"))
+    hp = kt.HyperParameters()
+    weights = hypermodel.class_weight(hp)
+    assert set(weights) == {"a", "b"} and {"a/class_weight", "b/class_weight"} <= set(hp.values)
+
+
+def test_configuration_errors_stop_the_search(tmp_path):
+    def plain_keras(hp):
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
+        model.compile("sgd", "mse")
+        return model
+
+    with pytest.raises(kt.errors.FatalTypeError, match=r"must return a WeightedModel. Received: Sequential"):
+        tuner = kt.RandomSearch(WeightedHyperModel(plain_keras), objective="val_loss", max_trials=3,
+                                directory=str(tmp_path), project_name="fatal")
+        tuner.search(X, Y, epochs=1, validation_data=(X, Y), verbose=0)
+    with pytest.raises(ValueError, match=r"Expected `strategies` among"):
+        WeightedHyperModel(build_model, strategies=("focal",))
+    with pytest.raises(ValueError, match=r"Expected every beta in \[0, 1\)"):
+        WeightedHyperModel(build_model, betas=(1.5,))
+
+
+def test_an_interrupted_search_resumes_without_redoing_trials(tmp_path):
+    built = []
+
+    def counting_build(hp):
+        built.append(hp.values.get("units"))
+        return build_model(hp)
+
+    def make(max_trials, overwrite):
+        return kt.RandomSearch(WeightedHyperModel(counting_build), objective=objective("balanced_accuracy"),
+                               max_trials=max_trials, seed=3, directory=str(tmp_path),
+                               project_name="resume", overwrite=overwrite)
+
+    make(2, True).search(X, Y, epochs=1, validation_data=(X, Y), verbose=0)
+    first = len(built)
+    tuner = make(4, False)
+    tuner.search(X, Y, epochs=1, validation_data=(X, Y), verbose=0)
+    completed = [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED"]
+    assert len(completed) == 4
+    # The reloaded search built only its two new trials.
+    assert len(built) - first == 2

@@ -1,0 +1,198 @@
+"""Keras Tuner integration: the weighting is a hyperparameter like any other.
+
+- `WeightedHyperModel` wraps a model-building function `build_model(hp)`
+  (architecture, optimizer, loss, metrics) and searches the weighting with
+  it: the class-weight strategy (none, balanced, inverse power with its
+  power — "sqrt" is 0.5 —, effective number with its beta) and the epoch at
+  which deferred re-weighting starts. Works with every Keras Tuner tuner.
+- `objective(name)` gives Keras Tuner objectives for imbalance, by name, with
+  their direction: validation balanced accuracy, macro F1, PR-AUC.
+- `weighted_models.hyperas.hyperas_tuner` runs a Hyperas-style model
+  function with `{{choice(...)}}` markers under Keras Tuner, unchanged.
+"""
+
+import keras
+import keras_tuner as kt
+
+from weighted_models.callbacks import DeferredReweighting
+from weighted_models.model import WeightedModel
+from weighted_models.strategies import EffectiveNumber, InversePower
+
+SEARCHABLE = ("none", "balanced", "inverse_power", "effective_number")
+
+_DIRECTIONS = {
+    "balanced_accuracy": "max",
+    "macro_f1": "max",
+    "weighted_f1": "max",
+    "pr_auc": "max",
+    "sensitivity": "max",
+    "specificity": "max",
+    "loss": "min",
+}
+
+
+def objective(name, *, output=None, validation=True):
+    """A Keras Tuner objective for an imbalance metric, with its direction.
+
+    Args:
+        name: `"balanced_accuracy"`, `"macro_f1"`, `"weighted_f1"`,
+            `"pr_auc"`, `"sensitivity"`, `"specificity"` or `"loss"`; the
+            model must compile the matching metric (see `imbalance_metrics`).
+        output: the output name, for multi-output models.
+        validation: score on the validation data (`val_` prefix).
+
+    Returns:
+        A `keras_tuner.Objective`.
+
+    Raises:
+        ValueError: an unknown metric name.
+
+    Example:
+
+    >>> objective("balanced_accuracy", output="tags")
+    Objective(name="val_tags_balanced_accuracy", direction="max")
+    """
+    if name not in _DIRECTIONS:
+        raise ValueError(f"Unknown objective {name!r}. Expected one of {sorted(_DIRECTIONS)}.")
+    full = (f"{output}_" if output else "") + name
+    return kt.Objective(("val_" if validation else "") + full, direction=_DIRECTIONS[name])
+
+
+def imbalance_metrics(num_classes):
+    """The metrics behind the imbalance objectives: balanced accuracy, macro F1, PR-AUC."""
+    from weighted_models.metrics import PRAUC, BalancedAccuracy, MacroF1
+
+    return [BalancedAccuracy(num_classes), MacroF1(num_classes), PRAUC(num_classes)]
+
+
+class WeightedHyperModel(kt.HyperModel):
+    """A HyperModel whose class weighting is searched with the model.
+
+    Hyperparameters added (per output when `outputs` is given, prefixed
+    `<output>/`):
+
+    - `class_weight`: one of `strategies` (`"none"`, `"balanced"`,
+      `"inverse_power"`, `"effective_number"`);
+    - `power` (inverse power only): a float in `power_range`;
+    - `beta` (effective number only): one of `betas`;
+    - `deferred_reweighting_epoch`: one of `deferred_epochs` (0: weights
+      from the first epoch), when more than one is given.
+
+    The chosen class weights become the model's `compile` class weights, so
+    the best model reloads (`tuner.get_best_models()`, or `model.save` and
+    `keras.models.load_model`) with its weighting and retrains with it;
+    `hypermodel.fit(best_hp, model, ...)` also restores deferred re-weighting.
+
+    Args:
+        build_model: a function `build_model(hp)` returning a compiled
+            `WeightedModel` (architecture, optimizer, loss, metrics).
+        strategies: the strategies to search.
+        power_range: `(min, max)` of the inverse power.
+        betas: effective-number betas to search.
+        deferred_epochs: start epochs of deferred re-weighting to search.
+        outputs: output names to weight separately; `None` weights every
+            output with one shared choice.
+
+    Example:
+
+    ```python
+    def build_model(hp):
+        inputs = keras.Input((20,))
+        h = keras.layers.Dense(hp.Choice("units", [16, 32]), activation="relu")(inputs)
+        model = WeightedModel(inputs, keras.layers.Dense(4, activation="softmax")(h))
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=imbalance_metrics(4))
+        return model
+
+    tuner = kt.RandomSearch(WeightedHyperModel(build_model), objective=objective("balanced_accuracy"),
+                            max_trials=10)
+    tuner.search(x, y, epochs=5, validation_data=(x_val, y_val))
+    ```
+    """
+
+    def __init__(self, build_model, *, strategies=SEARCHABLE, power_range=(0.25, 1.0),
+                 betas=(0.9, 0.99, 0.999, 0.9999), deferred_epochs=(0,), outputs=None,
+                 name=None, tunable=True):
+        super().__init__(name=name, tunable=tunable)
+        unknown = [s for s in strategies if s not in SEARCHABLE]
+        if unknown or not strategies:
+            raise ValueError(f"Expected `strategies` among {SEARCHABLE}. Received: {list(strategies)}")
+        if not 0 <= power_range[0] <= power_range[1]:
+            raise ValueError(f"Expected 0 <= min <= max in `power_range`. Received: {power_range}")
+        if any(not 0 <= b < 1 for b in betas):
+            raise ValueError(f"Expected every beta in [0, 1). Received: betas={list(betas)}")
+        if any(not isinstance(e, int) or e < 0 for e in deferred_epochs) or not deferred_epochs:
+            raise ValueError(f"Expected `deferred_epochs` to be ints >= 0. Received: {list(deferred_epochs)}")
+        self.build_model = build_model
+        self.strategies = list(strategies)
+        self.power_range = tuple(float(p) for p in power_range)
+        self.betas = [float(b) for b in betas]
+        self.deferred_epochs = list(deferred_epochs)
+        self.outputs = outputs
+
+    def _strategy(self, hp, prefix):
+        name = f"{prefix}class_weight"
+        choice = hp.Choice(name, self.strategies)
+        if "inverse_power" in self.strategies:
+            with hp.conditional_scope(name, ["inverse_power"]):
+                power = hp.Float(f"{prefix}power", *self.power_range)
+        if "effective_number" in self.strategies:
+            with hp.conditional_scope(name, ["effective_number"]):
+                beta = hp.Choice(f"{prefix}beta", self.betas)
+        if choice == "none":
+            return None
+        if choice == "inverse_power":
+            return InversePower(power)
+        if choice == "effective_number":
+            return EffectiveNumber(beta)
+        return choice
+
+    def class_weight(self, hp):
+        """The `class_weight` that the hyperparameters `hp` stand for."""
+        if self.outputs is None:
+            return self._strategy(hp, "")
+        weights = {out: self._strategy(hp, f"{out}/") for out in self.outputs}
+        return None if all(w is None for w in weights.values()) else weights
+
+    def build(self, hp):
+        model = self.build_model(hp)
+        if not isinstance(model, WeightedModel):
+            raise kt.errors.FatalTypeError(
+                "`build_model(hp)` must return a WeightedModel. Received: "
+                f"{type(model).__name__}. Build it with WeightedModel(inputs, outputs)."
+            )
+        if not model.compiled:
+            raise kt.errors.FatalValueError(
+                "`build_model(hp)` must return a compiled WeightedModel (optimizer, loss, metrics)."
+            )
+        try:
+            model.set_class_weight(self.class_weight(hp))
+        except ValueError as error:
+            raise kt.errors.FatalValueError(str(error)) from error
+        return model
+
+    def fit(self, hp, model, *args, callbacks=None, **kwargs):
+        callbacks = list(callbacks or [])
+        start = 0
+        if len(self.deferred_epochs) > 1 or self.deferred_epochs[0] != 0:
+            start = hp.Choice("deferred_reweighting_epoch", self.deferred_epochs)
+        if start > 0 and self.class_weight(hp) is not None:
+            callbacks.append(DeferredReweighting(start_epoch=start))
+        return model.fit(*args, callbacks=callbacks, **kwargs)
+
+
+def load_best_model(tuner, path=None):
+    """The best model of a search, as a compiled WeightedModel with its tuned weighting.
+
+    Args:
+        tuner: a tuner that searched a `WeightedHyperModel`.
+        path: if given, the model is also saved there (`.keras`).
+
+    Returns:
+        The best `WeightedModel`; its `fit` retrains with the tuned class
+        weights.
+    """
+    model = tuner.get_best_models(1)[0]
+    if path is not None:
+        model.save(path)
+        model = keras.models.load_model(path)
+    return model
