@@ -454,7 +454,7 @@ def test_save_load_round_trip_and_training_continues_identically(rng_data, tmp_p
     config = loaded.get_compile_config()
     assert config["reduction"] == "weighted_mean"
     assert config["validation_class_weight"] is True
-    assert loaded._weighting.class_weight == {"tags": EffectiveNumber(0.9), "flag": "balanced"}
+    assert loaded.default_class_weight == {"tags": EffectiveNumber(0.9), "flag": "balanced"}
     np.testing.assert_allclose(
         loaded.evaluate(xt, {"tags": yt, "flag": yb}, verbose=0),
         model.evaluate(xt, {"tags": yt, "flag": yb}, verbose=0), rtol=1e-6,

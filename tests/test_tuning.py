@@ -63,7 +63,7 @@ def test_every_tuner_searches_the_weighting_and_the_best_model_retrains_with_it(
     reference = keras.models.clone_model(reference)
     reference.set_weights(model.get_weights())
     reference.compile("sgd", "sparse_categorical_crossentropy")
-    model.compile("sgd", "sparse_categorical_crossentropy", class_weight=model._weighting.class_weight)
+    model.compile("sgd", "sparse_categorical_crossentropy", class_weight=model.default_class_weight)
     h = model.fit(X, Y, batch_size=32, epochs=2, shuffle=False, verbose=0)
     table = numpy_table(best_hp.values, Y)
     hr = reference.fit(X, Y, batch_size=32, epochs=2, shuffle=False, verbose=0,

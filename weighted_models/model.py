@@ -432,6 +432,11 @@ class WeightedModel(step_class(), keras.Model):
 
     # ------------------------------------------------- class-weight tables
 
+    @property
+    def default_class_weight(self):
+        """The class weights every `fit` uses unless it passes its own (see `compile`)."""
+        return self._weighting.class_weight
+
     def set_class_weight(self, class_weight):
         """Sets the model's default class weights, as `compile(class_weight=...)` does.
 
