@@ -49,8 +49,9 @@ def objective(name, *, output=None, validation=True):
 
     Example:
 
-    >>> objective("balanced_accuracy", output="tags")
-    Objective(name="val_tags_balanced_accuracy", direction="max")
+    >>> goal = objective("balanced_accuracy", output="tags")
+    >>> goal.name, goal.direction
+    ('val_tags_balanced_accuracy', 'max')
     """
     if name not in _DIRECTIONS:
         raise ValueError(f"Unknown objective {name!r}. Expected one of {sorted(_DIRECTIONS)}.")
