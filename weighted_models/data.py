@@ -39,6 +39,10 @@ def _is_tf_dataset(x):
     return isinstance(x, tf.data.Dataset)
 
 
+def _as_numpy(structure):
+    return keras.tree.map_structure(lambda v: None if v is None else np.asarray(v), structure)
+
+
 def _unpack(batch):
     return keras.utils.unpack_x_y_sample_weight(batch)
 
@@ -261,9 +265,7 @@ class DataSource:
         elif self.kind == "dataset":
             for batch in self.x:
                 _, y, sw = _unpack(batch)
-                yield keras.tree.map_structure(np.asarray, y), (
-                    None if sw is None else keras.tree.map_structure(np.asarray, sw)
-                )
+                yield _as_numpy(y), _as_numpy(sw)
         elif self.kind == "pydataset":
             n = self.x.num_batches
             if n is None:
@@ -286,12 +288,7 @@ class DataSource:
         """Returns `(x, y, sample_weight)` with every batch checked."""
         if self.kind == "arrays":
             if self.y is not None:
-                checker(
-                    keras.tree.map_structure(np.asarray, self.y),
-                    None
-                    if self.sample_weight is None
-                    else keras.tree.map_structure(np.asarray, self.sample_weight),
-                )
+                checker(_as_numpy(self.y), _as_numpy(self.sample_weight))
             return self.x, self.y, self.sample_weight
         if self.kind == "dataset":
             return _checked_dataset(self.x, checker), None, None

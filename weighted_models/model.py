@@ -41,11 +41,40 @@ from weighted_models.weighting import (
 )
 
 
+class _ClassWeightTables(keras.metrics.Metric):
+    """Holds the class-weight tables as variables of the model's metrics.
+
+    The tables must be state of the step, not constants traced into it: a
+    new `fit` or a schedule changes their values without a retrace. As
+    metric variables they are part of the state every backend threads
+    through its step (JAX's stateless step included) and never part of the
+    model's weights. The holder reports nothing and `reset_state` keeps
+    the tables.
+    """
+
+    def __init__(self):
+        super().__init__(name="class_weight_tables")
+
+    def table(self, shape, name):
+        return self.add_variable(shape=shape, initializer="ones", dtype="float32",
+                                 aggregation="only_first_replica", name=name)
+
+    def update_state(self, *args, **kwargs):
+        raise NotImplementedError("Class-weight tables are set with assign_class_weight_tables().")
+
+    def reset_state(self):
+        pass
+
+    def result(self):
+        return {}
+
+
 class _WeightingState:
     """Weighting state of a model, kept out of Keras's automatic tracking.
 
-    The class-weight tables live in variables, so new weights (a new `fit`,
-    a schedule) never retrace the step; they are not model weights.
+    The class-weight tables live in variables (see `_ClassWeightTables`), so
+    new weights (a new `fit`, a schedule) never retrace the step; they are
+    not model weights.
     """
 
     def __init__(self):
@@ -55,6 +84,7 @@ class _WeightingState:
         self.label_mode = None
         self.reduction = "auto"
         self.validation_class_weight = False
+        self.step_training = True
         self.reset()
         self.fit_tables = None
 
@@ -66,6 +96,7 @@ class _WeightingState:
         self.trackers = {}
         self.train_tables = None
         self.eval_tables = None
+        self.store = _ClassWeightTables()
         self.variables = {}
 
     def tables(self, which, values):
@@ -77,12 +108,8 @@ class _WeightingState:
                 continue
             key = (which, spec.name, spec.table_shape)
             if key not in self.variables:
-                self.variables[key] = keras.Variable(
-                    value, trainable=False, dtype="float32",
-                    name=f"{which}_class_weight_{spec.name}",
-                )
-            else:
-                self.variables[key].assign(value)
+                self.variables[key] = self.store.table(spec.table_shape, f"{which}_{spec.name}")
+            self.variables[key].assign(value)
             tables.append(self.variables[key])
         return tables
 
@@ -605,6 +632,9 @@ class WeightedModel(step_class(), keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Keras's `compute_loss`, weighted: `compute_weighted_loss` of `compute_sample_weight`."""
         del x
+        # Keras's JAX and PyTorch steps then call `compute_metrics` with the raw
+        # sample weights; it needs to know which tables this step uses.
+        self._weighting.step_training = training
         weights = self.compute_sample_weight(y, y_pred, sample_weight, training=training)
         return self.compute_weighted_loss(y, y_pred, weights)
 
@@ -629,12 +659,13 @@ class WeightedModel(step_class(), keras.Model):
     @property
     def metrics(self):
         metrics = super().metrics
-        trackers = list(getattr(self, "_weighting", None) and self._weighting.trackers.values() or [])
-        if not trackers:
+        state = getattr(self, "_weighting", None)
+        if state is None:
             return metrics
         # Keras's order: loss, compiled metrics, per-output losses, the rest.
         at = 1 + (self._compile_metrics is not None) if self.compiled else 0
-        return metrics[:at] + trackers + metrics[at:]
+        ours = list(state.trackers.values()) + ([state.store] if state.variables else [])
+        return metrics[:at] + ours + metrics[at:]
 
     # ------------------------------------------------------------ front door
 

@@ -14,6 +14,10 @@ def step_class():
         from weighted_models.backends.tensorflow import TensorFlowSteps
 
         return TensorFlowSteps
+    if backend in ("jax", "torch"):
+        from weighted_models.backends.keras_steps import KerasLoopSteps
+
+        return KerasLoopSteps
     from weighted_models.backends.unsupported import UnsupportedBackendSteps
 
     return UnsupportedBackendSteps

@@ -1,0 +1,44 @@
+"""The same numbers on TensorFlow, JAX and PyTorch.
+
+Each backend runs `backend_run.py` in its own process (Keras picks its
+backend once per process): there it checks WeightedModel against built-in
+Keras `fit` on that backend, multilabel weights against NumPy, a schedule,
+the out-of-range label error and save/load. Here the loss histories and final
+weights of the three backends, from the same initial weights, must agree to
+float32 precision.
+"""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+BACKENDS = ("tensorflow", "jax", "torch")
+SCRIPT = pathlib.Path(__file__).with_name("backend_run.py")
+
+
+@pytest.fixture(scope="module")
+def figures(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("backends")
+    found = {}
+    for backend in BACKENDS:
+        out = folder / f"{backend}.npz"
+        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+        result = subprocess.run([sys.executable, str(SCRIPT), str(out)], env=env,
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, f"{backend}:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+        assert f"OK {backend}" in result.stdout
+        found[backend] = dict(np.load(out))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_backends_agree_with_tensorflow(figures, backend):
+    reference, other = figures["tensorflow"], figures[backend]
+    assert set(reference) == set(other)
+    for key in reference:
+        np.testing.assert_allclose(other[key], reference[key], rtol=1e-5, atol=1e-6, err_msg=key)
