@@ -69,6 +69,17 @@ def main(out):
     w = (1 - MULTI) * ml_table[0] + MULTI * ml_table[1]
     np.testing.assert_allclose(logs["labels_loss"], np.mean(w * bce), rtol=1e-5)
 
+    # Class weights on validation, on request: val_loss equals built-in
+    # evaluate with the equivalent sample weights.
+    model.compile("adam", LOSSES, validation_class_weight=True)
+    validated = model.fit(X, y, batch_size=16, epochs=1, class_weight=class_weight,
+                          validation_data=(X, y), shuffle=False, verbose=0)
+    reference.set_weights(model.get_weights())
+    expected = reference.evaluate(X, y, batch_size=32, verbose=0, sample_weight={
+        "tags": TAG_TABLE[TAGS], "flag": FLAG_TABLE[FLAG[:, 0].astype(int)], "labels": np.ones(N, "float32"),
+    })[0]
+    np.testing.assert_allclose(validated.history["val_loss"][0], expected, rtol=1e-5)
+
     # A schedule changes the tables between epochs (the JAX step is stateless).
     scheduled = model.fit(X, y, batch_size=16, epochs=2, class_weight=class_weight, shuffle=False,
                           verbose=0, callbacks=[DeferredReweighting(start_epoch=1)])
