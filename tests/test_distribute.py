@@ -1,5 +1,6 @@
-"""MirroredStrategy over two logical CPUs trains like one device (subprocess:
-logical devices must be configured before TensorFlow starts)."""
+"""MirroredStrategy over two logical CPUs trains like one device, for the default
+reduction and for the true weighted mean, whose denominator is summed over the
+replicas (subprocess: logical devices must be configured before TensorFlow starts)."""
 
 import subprocess
 import sys
@@ -23,20 +24,33 @@ SCRIPT = textwrap.dedent(
     cw = np.array([1.0, 5.0, 0.5], "float32")
     def make(cls):
         i = keras.Input((5, 4))
-        return cls(i, keras.layers.Dense(3, activation="softmax")(i))
+        model = cls(i, keras.layers.Dense(3, activation="softmax")(i))
+        init = np.random.default_rng(1)
+        model.set_weights([init.normal(size=w.shape).astype("float32") for w in model.get_weights()])
+        return model
+    kwargs = dict(batch_size=16, epochs=2, class_weight=cw.tolist(), sample_weight=swt,
+                  shuffle=False, verbose=0)
+    for reduction in ("auto", "weighted_mean"):
+        with tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"]).scope():
+            m = make(WeightedModel)
+            m.compile("sgd", "sparse_categorical_crossentropy", reduction=reduction)
+        one = make(WeightedModel)  # the same model on one device
+        one.compile("sgd", "sparse_categorical_crossentropy", reduction=reduction)
+        h, h1 = m.fit(x, y, **kwargs), one.fit(x, y, **kwargs)
+        np.testing.assert_allclose(h.history["loss"], h1.history["loss"], rtol=1e-5)
+        for a, b in zip(m.get_weights(), one.get_weights()):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        print("SAME", reduction)
+    # And the default reduction equals built-in Keras with the equivalent sample weights.
     with tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"]).scope():
         m = make(WeightedModel)
         m.compile("sgd", "sparse_categorical_crossentropy")
     r = make(keras.Model)
-    r.set_weights(m.get_weights())
     r.compile("sgd", "sparse_categorical_crossentropy")
-    h = m.fit(x, y, batch_size=16, epochs=2, class_weight=cw.tolist(), sample_weight=swt,
-              shuffle=False, verbose=0)
+    h = m.fit(x, y, **kwargs)
     hr = r.fit(x, y, batch_size=16, epochs=2, sample_weight=cw[y] * swt, shuffle=False, verbose=0)
     np.testing.assert_allclose(h.history["loss"], hr.history["loss"], rtol=1e-5)
-    for a, b in zip(m.get_weights(), r.get_weights()):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    print("SAME")
+    print("SAME keras")
     """
 )
 
@@ -45,4 +59,5 @@ SCRIPT = textwrap.dedent(
 def test_mirrored_strategy_on_two_cpus_matches_one_device():
     result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "SAME" in result.stdout
+    for case in ("SAME auto", "SAME weighted_mean", "SAME keras"):
+        assert case in result.stdout

@@ -18,7 +18,8 @@ axis is averaged):
 - reductions: `"sum_over_batch_size"` is Keras's `sum(w * l) / size(l)`
   (masked elements excluded the way Keras excludes them); `"sum"` is
   `sum(w * l)`; `"weighted_mean"` is `sum(w * l) / sum(w)` with `w`
-  broadcast to the shape of `l` before it is summed.
+  broadcast to the shape of `l` before it is summed, and `sum(w)` summed
+  over all replicas under `tf.distribute`.
 """
 
 import keras
@@ -261,11 +262,37 @@ def reduce_weighted_loss(values, weights=None, mask=None, *, reduction="sum_over
             divisor = ops.cast(ops.size(values), dtype)
         else:
             divisor = ops.sum(ops.broadcast_to(w, ops.shape(values)))
+        # The mean over the global batch: every replica divides its sum by the
+        # weight of *all* replicas and the replicas' gradients add up, so no
+        # further 1/replicas scaling. Weights carry no gradient.
+        return ops.divide_no_nan(total_loss, sum_across_replicas(ops.stop_gradient(divisor)))
     else:
         raise ValueError(
             f"Unknown reduction {reduction!r}. Expected one of {REDUCTIONS}."
         )
     return scale_loss_for_distribution(ops.divide_no_nan(total_loss, divisor))
+
+
+def sum_across_replicas(value):
+    """Sums a per-replica value over the replicas of a `tf.distribute` strategy.
+
+    One device, and JAX or PyTorch (whose distributed arrays are global
+    already), return the value as it is.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return value
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+
+    def reduce(strategy, per_replica):
+        # A merge call, not a replica-context all-reduce: the latter's
+        # collective can interleave with the gradients' and deadlock on CPU.
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    return context.merge_call(reduce, args=(value,))
 
 
 def loss_reduction(loss, reduction):
