@@ -379,20 +379,6 @@ def test_regularization_losses_are_added(rng_data):
     assert_history_close(h, hr)
 
 
-def test_mixed_precision_scales_the_loss_like_keras(rng_data):
-    x, y = rng_data["x"], rng_data["y3"]
-    keras.config.set_dtype_policy("mixed_float16")
-    try:
-        model = WeightedModel(reference_dense())
-        h, hr, reference = fit_against_keras(model, reference_dense(), x, y,
-                                             reference_sample_weight=per_sample(TABLE3, y))
-        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
-    finally:
-        keras.config.set_dtype_policy("float32")
-    assert_history_close(h, hr, rtol=1e-3, atol=1e-3)
-    assert_weights_close(model, reference, rtol=1e-3, atol=1e-3)
-
-
 def test_the_step_does_not_retrace_when_class_weights_change(rng_data):
     x, y = rng_data["x"], rng_data["y3"]
 
