@@ -252,3 +252,31 @@ def test_wrapping_a_subclassed_model_is_refused():
 
     with pytest.raises(TypeError, match=r"WeightedModel\(model\) wraps a built functional or Sequential"):
         WeightedModel(Plain())
+
+
+def test_an_output_without_labels(data):
+    x, y = data
+    model = two_outputs()
+    model.compile("sgd", {"a": SCCE, "b": "binary_crossentropy"})
+    with pytest.raises(ValueError, match=r"Output 'b' has a loss but no labels were given for it"):
+        model.fit(x, {"a": y}, verbose=0)
+
+
+def test_validation_split_needs_arrays(data):
+    x, y = data
+    model = single()
+    model.compile("sgd", SCCE)
+    with pytest.raises(ValueError, match=r"`validation_split` is only supported for array inputs"):
+        model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(8), validation_split=0.2, verbose=0)
+
+
+def test_a_torch_dataloader_is_refused_with_a_way_out(data):
+    import torch
+
+    x, y = data
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y)),
+                                         batch_size=8)
+    model = single()
+    model.compile("sgd", SCCE)
+    with pytest.raises(TypeError, match=r"WeightedModel accepts arrays, tensors, tf.data.Dataset.*Received a DataLoader"):
+        model.fit(loader, verbose=0)

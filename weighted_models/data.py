@@ -225,6 +225,11 @@ class DataSource:
             )
         else:
             self.kind = "arrays"
+        if (self.kind == "arrays" and isinstance(y, (dict, list, tuple))
+                and sample_weight is not None and not isinstance(sample_weight, (dict, list, tuple))):
+            # One array for every output, as documented; Keras's array adapter
+            # would refuse a (N, T) one for a multi-output model.
+            self.sample_weight = keras.tree.map_structure(lambda _: sample_weight, y)
         if self.kind != "arrays" and (y is not None or sample_weight is not None):
             raise ValueError(
                 f"`y` and `sample_weight` are taken from the data when `x` is a "

@@ -396,17 +396,21 @@ class WeightedModel(step_class(), keras.Model):
     def _prepare(self, source):
         """Builds the output specs from a batch of `source`; returns a checker."""
         state = self._weighting
-        x, y, _ = source.spec_batch()
-        x_sym = keras.tree.map_structure(_symbolic, x)
-        y_sym = keras.tree.map_structure(_symbolic, y)
-        # Same input and label signature as last time: the specs still hold,
-        # and a symbolic pass through the model (milliseconds) is saved.
+        x, y, sw = source.spec_batch()
+        x_sym, y_sym, sw_sym = keras.tree.map_structure(_symbolic, (x, y, sw))
+        # Same input, label and sample-weight signature as last time: the specs
+        # still hold, and a symbolic pass through the model (milliseconds) is
+        # saved.
         data_key = repr(keras.tree.map_structure(
-            lambda t: None if t is None else (t.shape, t.dtype), (x_sym, y_sym)
+            lambda t: None if t is None else (t.shape, t.dtype), (x_sym, y_sym, sw_sym)
         ))
         if state.specs is None or state.data_key != data_key:
             y_pred = keras_backend.compute_output_spec(self, x_sym, training=False)
             self._build_specs(y_sym, y_pred)
+            if state.data_key is not None:
+                # A new signature: trace anew rather than let the traced step
+                # relax to shapes of unknown rank, which the weighting needs.
+                self.train_function = self.test_function = None
             state.data_key = data_key
         return LabelChecker(state.specs)
 
@@ -806,7 +810,7 @@ class WeightedModel(step_class(), keras.Model):
         self._assert_compile_called("train_on_batch")
         source = DataSource(x, y, sample_weight)
         checker = self._prepare(source)
-        source.checked(checker)
+        x, y, sample_weight = source.checked(checker)
         tables = self._resolve_tables(self._class_weight_or_default(class_weight), source, checker)
         self._weighting.fit_tables = tables
         self._set_tables(
@@ -819,7 +823,7 @@ class WeightedModel(step_class(), keras.Model):
         self._assert_compile_called("test_on_batch")
         source = DataSource(x, y, sample_weight)
         checker = self._prepare(source)
-        source.checked(checker)
+        x, y, sample_weight = source.checked(checker)
         self._set_tables(
             train=self._weighting.fit_tables,
             evaluation=self._eval_tables_for(class_weight, source, checker),

@@ -1,0 +1,65 @@
+"""Many small fits in one process: WeightedModel adds no memory growth of its own.
+
+Keras and TensorFlow themselves keep some memory per model built in a process
+(clear_session or not), so the reference is plain Keras doing the same fits
+with the equivalent sample weights, in a process of its own.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+SOAK = textwrap.dedent(
+    """
+    import gc, os, sys
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    import keras, numpy as np
+    from weighted_models import WeightedModel
+
+    weighted = sys.argv[1] == "weighted"
+    def rss_mb():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = rng.integers(0, 3, 64)
+    marks = []
+    for i in range(40):
+        keras.backend.clear_session()
+        gc.collect()
+        inputs = keras.Input((4,))
+        outputs = keras.layers.Dense(3, activation="softmax")(inputs)
+        model = (WeightedModel if weighted else keras.Model)(inputs, outputs)
+        model.compile("sgd", "sparse_categorical_crossentropy")
+        if weighted:
+            model.fit(x, y, batch_size=16, epochs=1, class_weight="balanced", verbose=0)
+            model.evaluate(x, y, class_weight={0: 2.0}, verbose=0)
+        else:
+            model.fit(x, y, batch_size=16, epochs=1, sample_weight=np.ones(64, "float32"), verbose=0)
+            model.evaluate(x, y, sample_weight=np.ones(64, "float32"), verbose=0)
+        if i >= 10:
+            marks.append(rss_mb())
+    print("SLOPE", np.polyfit(np.arange(len(marks)), marks, 1)[0])
+    """
+)
+
+
+def _slope(kind, tmp_path):
+    script = tmp_path / "soak.py"
+    script.write_text(SOAK)
+    result = subprocess.run([sys.executable, str(script), kind], capture_output=True, text=True,
+                            timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return float(result.stdout.split("SLOPE")[-1])
+
+
+@pytest.mark.slow
+def test_many_fits_grow_no_more_than_plain_keras(tmp_path):
+    weighted, plain = _slope("weighted", tmp_path), _slope("keras", tmp_path)
+    # MB per fit after warm-up: ours within Keras's own growth plus a small margin.
+    assert weighted <= 1.5 * max(plain, 0.0) + 0.25, (weighted, plain)
+    assert np.isfinite(weighted) and np.isfinite(plain)
