@@ -44,3 +44,17 @@ def assert_weights_close(m1, m2, rtol=1e-5, atol=1e-6):
 def per_sample(table, labels):
     """NumPy reference: class weights looked up per label (the Keras workaround)."""
     return np.asarray(table, "float32")[np.asarray(labels).astype(int)]
+
+
+def counting_model_class():
+    """A WeightedModel subclass counting how often its train step is traced."""
+    from weighted_models import WeightedModel
+
+    class Counting(WeightedModel):
+        traces = 0
+
+        def train_step(self, data):
+            Counting.traces += 1
+            return super().train_step(data)
+
+    return Counting

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import pytest
-from conftest import F, assert_weights_close, per_sample
+from conftest import F, assert_weights_close, counting_model_class, per_sample
 from sklearn.metrics import precision_recall_fscore_support
 
 from weighted_models import WeightedModel
@@ -65,13 +65,7 @@ def test_a_ramp_schedule_equals_keras_with_the_scheduled_weights(rng_data, inter
 
 def test_a_schedule_does_not_retrace_the_step(rng_data):
     x, y = rng_data["x"], rng_data["y3"]
-
-    class Counting(WeightedModel):
-        traces = 0
-
-        def train_step(self, data):
-            Counting.traces += 1
-            return super().train_step(data)
+    Counting = counting_model_class()
 
     inputs = keras.Input((F,))
     model = Counting(inputs, keras.layers.Dense(3, activation="softmax")(inputs))

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import F, N, T, assert_history_close, assert_weights_close, per_sample
+from conftest import F, N, T, assert_history_close, assert_weights_close, counting_model_class, per_sample
 
 from weighted_models import EffectiveNumber, WeightedModel
 
@@ -381,14 +381,7 @@ def test_regularization_losses_are_added(rng_data):
 
 def test_the_step_does_not_retrace_when_class_weights_change(rng_data):
     x, y = rng_data["x"], rng_data["y3"]
-
-    class Counting(WeightedModel):
-        traces = 0
-
-        def train_step(self, data):
-            Counting.traces += 1
-            return super().train_step(data)
-
+    Counting = counting_model_class()
     model = Counting(reference_dense())
     model.compile("sgd", SCCE)
     model.fit(x, y, batch_size=16, epochs=3, class_weight=CW3, verbose=0)

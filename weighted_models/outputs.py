@@ -76,13 +76,6 @@ class OutputSpec:
             return pred_shape
         return pred_shape[:-1]
 
-    @property
-    def weight_rank(self):
-        """Rank of the per-element weights (and losses) of this output."""
-        if self.label_mode == "multilabel":
-            return self.pred_rank
-        return max(self.pred_rank - 1, 1)
-
 
 def flatten_by_output(value, output_names, *, what, broadcast=False):
     """Returns `value` as a list with one entry per output, in output order.
