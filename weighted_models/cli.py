@@ -15,13 +15,38 @@ def main(argv=None):
     demo.add_argument("--epochs", type=int, default=60, help="training epochs (default 60)")
     demo.add_argument("--out", default="demo_output", help="folder for the PNG and JSON")
     demo.add_argument("--verbose", type=int, default=2, help="Keras verbosity for seed 0 (0, 1, 2)")
+    bench = commands.add_parser(
+        "bench", help="benchmarks: step overhead, label counting, quality (quick unless --full)"
+    )
+    bench.add_argument("--full", action="store_true", help="the full runs (much longer)")
+    bench.add_argument("--out", default=None, help="folder for the results (default benchmarks/results)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if args.command == "bench":
+        return run_benchmarks(full=args.full, out=args.out)
     if args.command == "demo":
         from weighted_models.demo import run_demo
 
         run_demo(ratio=args.ratio, seeds=args.seeds, epochs=args.epochs,
                  out_dir=args.out, verbose=args.verbose)
+    return 0
+
+
+def run_benchmarks(*, full=False, out=None):
+    """Runs the scripts under benchmarks/ (a source checkout is needed)."""
+    import importlib.util
+    import pathlib
+
+    folder = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+    if not folder.is_dir():
+        raise SystemExit(f"The benchmarks live in a source checkout; {folder} does not exist.")
+    for name in ("label_counting", "step_overhead", "quality"):
+        print(f"\n== {name} ==")
+        spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        argv = ([] if full else ["--quick"]) + ([] if out is None else ["--out", out])
+        module.main(argv)
     return 0
 
 
