@@ -510,3 +510,18 @@ def test_validation_data_as_a_dataset_is_checked_and_used(rng_data):
     bad = tf.data.Dataset.from_tensor_slices((x, np.full(N, 5))).batch(N)
     with pytest.raises(ValueError, match=r"Output '.*': labels must be class indices in \[0, 3\)"):
         model.fit(x, y, batch_size=N, epochs=1, validation_data=bad, verbose=0)
+
+
+def test_sample_weights_for_some_outputs_leave_the_others_unweighted(rng_data):
+    x, yt, yb, swt = rng_data["xt"], rng_data["yt3"], rng_data["yb"], rng_data["swt"]
+    model = two_headed(WeightedModel)
+    reference = twin(model, two_headed(keras.Model))
+    model.compile("sgd", LOSSES)
+    reference.compile("sgd", LOSSES)
+    y = {"tags": yt, "flag": yb}
+    h = model.fit(x, y, batch_size=16, epochs=2, sample_weight={"tags": swt},
+                  class_weight={"tags": CW3}, shuffle=False, verbose=0)
+    hr = reference.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
+                       sample_weight={"tags": per_sample(TABLE3, yt) * swt, "flag": np.ones(N, "float32")})
+    assert_history_close(h, hr, keys=["loss"])
+    assert_weights_close(model, reference)

@@ -194,6 +194,24 @@ def _checked_dataset(dataset, checker):
     return dataset.map(check)
 
 
+def _per_output_sample_weight(y, sample_weight):
+    """Sample weights in the structure of a multi-output `y`, as Keras's arrays need.
+
+    One array applies to every output (Keras's adapter would refuse a `(N, T)`
+    one); outputs missing from a per-output dict or list are unweighted (ones).
+    """
+    if not isinstance(sample_weight, (dict, list, tuple)):
+        return keras.tree.map_structure(lambda _: sample_weight, y)
+    n = len(np.asarray(keras.tree.flatten(y)[0]))
+    if isinstance(y, dict) and isinstance(sample_weight, dict):
+        if not set(sample_weight) <= set(y):
+            return sample_weight  # unknown names: the checker names them
+        return {k: sample_weight[k] if sample_weight.get(k) is not None else np.ones(n, "float32") for k in y}
+    if isinstance(y, (list, tuple)) and isinstance(sample_weight, (list, tuple)) and len(y) == len(sample_weight):
+        return type(sample_weight)(np.ones(n, "float32") if w is None else w for w in sample_weight)
+    return sample_weight
+
+
 class DataSource:
     """The data given to `fit` or `evaluate`, whatever its kind.
 
@@ -225,11 +243,8 @@ class DataSource:
             )
         else:
             self.kind = "arrays"
-        if (self.kind == "arrays" and isinstance(y, (dict, list, tuple))
-                and sample_weight is not None and not isinstance(sample_weight, (dict, list, tuple))):
-            # One array for every output, as documented; Keras's array adapter
-            # would refuse a (N, T) one for a multi-output model.
-            self.sample_weight = keras.tree.map_structure(lambda _: sample_weight, y)
+        if self.kind == "arrays" and isinstance(y, (dict, list, tuple)) and sample_weight is not None:
+            self.sample_weight = _per_output_sample_weight(y, sample_weight)
         if self.kind != "arrays" and (y is not None or sample_weight is not None):
             raise ValueError(
                 f"`y` and `sample_weight` are taken from the data when `x` is a "
