@@ -45,7 +45,9 @@ class TensorFlowSteps:
             self.optimizer.apply_gradients(zip(gradients, trainable_weights))
         else:
             warnings.warn("The model does not have any trainable weights.")
-        return self.compute_metrics(x, y, y_pred, sample_weight=self.metric_sample_weight(weights))
+        return self._logs_for_strategy(
+            self.compute_metrics(x, y, y_pred, sample_weight=self.metric_sample_weight(weights))
+        )
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -55,4 +57,39 @@ class TensorFlowSteps:
         self._loss_tracker.update_state(
             unscale_loss_for_distribution(loss), sample_weight=batch_size(x)
         )
-        return self.compute_metrics(x, y, y_pred, sample_weight=self.metric_sample_weight(weights))
+        return self._logs_for_strategy(
+            self.compute_metrics(x, y, y_pred, sample_weight=self.metric_sample_weight(weights))
+        )
+
+    def _logs_for_strategy(self, logs):
+        # Keras 3.15 reduces step logs across workers with
+        # `strategy.reduce("MEAN", v, axis=0)`, which needs an axis: give the
+        # scalars one under MultiWorkerMirroredStrategy only.
+        if not _is_multi_worker(self.distribute_strategy):
+            return logs
+        return keras.tree.map_structure(lambda v: tf.reshape(v, (1,)), logs)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras 3.15 reads shapes from the first distributed batch after a
+        # cross-replica MEAN, which fails under MultiWorkerMirroredStrategy (for
+        # a plain keras.Model too). One replica's batch has the same shapes.
+        if not _is_multi_worker(self.distribute_strategy) or iterator is None:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        for _, _, batches in iterator:
+            data_batch = next(batches)
+            break
+        strategy = self.distribute_strategy
+
+        def local(value):
+            if isinstance(value, tf.distribute.DistributedValues):
+                return strategy.experimental_local_results(value)[0]
+            return value
+
+        with strategy.scope():
+            self._symbolic_build(data_batch=keras.tree.map_structure(local, data_batch))
+
+
+def _is_multi_worker(strategy):
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
+        strategy.extended._in_multi_worker_mode()
+    )
