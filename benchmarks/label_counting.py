@@ -9,9 +9,7 @@ Run: python benchmarks/label_counting.py [--quick]
 """
 
 import argparse
-import json
 import os
-import platform
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -19,6 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from weighted_models import compute_class_weight  # noqa: E402
+from weighted_models.benchmarking import save_results  # noqa: E402
 
 
 def timed(fn, repeats):
@@ -64,16 +63,11 @@ def main(argv=None):
     record = {
         "benchmark": "label_counting",
         "settings": {"labels": n, "repeats": repeats, "quick": args.quick},
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "device": "CPU"},
         "versions": {"numpy": np.__version__, "tensorflow": tf.__version__},
         "results": results,
     }
-    os.makedirs(args.out, exist_ok=True)
-    stem = os.path.join(args.out, "label_counting" + ("_quick" if args.quick else ""))
-    with open(stem + ".json", "w") as f:
-        json.dump(record, f, indent=2)
-    with open(stem + ".md", "w") as f:
-        f.write(f"# Label counting for class-weight strategies (CPU, {os.cpu_count()} cores)\n\n{table}\n")
+    stem = save_results(record, table=table, title="Label counting for class-weight strategies",
+                        out=args.out, quick=args.quick)
     print(f"wrote {stem}.json and {stem}.md")
 
 

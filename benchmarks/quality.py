@@ -12,9 +12,7 @@ Run: python benchmarks/quality.py [--quick]
 """
 
 import argparse
-import json
 import os
-import platform
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -29,6 +27,7 @@ from weighted_models import (  # noqa: E402
     WeightedModel,
     count_labels,
 )
+from weighted_models.benchmarking import save_results  # noqa: E402
 from weighted_models.demo import long_tailed_digits  # noqa: E402
 
 VARIANTS = ["unweighted", "balanced", "sqrt", "effective_number", "deferred_balanced", "logit_adjusted"]
@@ -84,16 +83,11 @@ def main(argv=None):
     record = {
         "benchmark": "quality",
         "settings": {"seeds": seeds, "epochs": epochs, "quick": args.quick, "test_per_class": 30},
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "device": "CPU"},
         "versions": {"keras": keras.__version__, "backend": keras.backend.backend(), "numpy": np.__version__},
         "results": results,
     }
-    os.makedirs(args.out, exist_ok=True)
-    stem = os.path.join(args.out, "quality" + ("_quick" if args.quick else ""))
-    with open(stem + ".json", "w") as f:
-        json.dump(record, f, indent=2)
-    with open(stem + ".md", "w") as f:
-        f.write(f"# Quality on long-tailed digits ({seeds} seeds, {epochs} epochs)\n\n" + "\n".join(lines) + "\n")
+    stem = save_results(record, table="\n".join(lines), out=args.out, quick=args.quick,
+                        title=f"Quality on long-tailed digits ({seeds} seeds, {epochs} epochs)")
     _plot(results, stem + ".png")
     print(f"wrote {stem}.json, {stem}.md and {stem}.png")
 

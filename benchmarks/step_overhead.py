@@ -18,9 +18,7 @@ Run: python benchmarks/step_overhead.py [--quick]
 """
 
 import argparse
-import json
 import os
-import platform
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -31,6 +29,7 @@ import tensorflow as tf  # noqa: E402
 
 import weighted_models  # noqa: E402
 from weighted_models import WeightedModel  # noqa: E402
+from weighted_models.benchmarking import save_results  # noqa: E402
 
 VARIANTS = ["keras_unweighted", "keras_sample_weight", "keras_class_weight", "weighted_class_weight"]
 
@@ -93,8 +92,6 @@ def main(argv=None):
     record = {
         "benchmark": "step_overhead",
         "settings": dict(samples=n, batch_size=batch, epochs=epochs, repeats=repeats, quick=args.quick),
-        "machine": dict(platform=platform.platform(), processor=platform.processor(),
-                        cpus=os.cpu_count(), device="CPU"),
         "versions": dict(keras=keras.__version__, tensorflow=tf.__version__,
                          numpy=np.__version__, weighted_models=weighted_models.__version__,
                          backend=keras.backend.backend()),
@@ -111,13 +108,8 @@ def main(argv=None):
     ]
     table_md = "\n".join(lines)
     print(table_md)
-    os.makedirs(args.out, exist_ok=True)
-    stem = os.path.join(args.out, "step_overhead" + ("_quick" if args.quick else ""))
-    with open(stem + ".json", "w") as f:
-        json.dump(record, f, indent=2)
-    with open(stem + ".md", "w") as f:
-        f.write(f"# Step overhead, seed 004 MLP, CPU ({record['machine']['cpus']} cores)\n\n")
-        f.write(f"Settings: {record['settings']}; versions: {record['versions']}\n\n{table_md}\n")
+    stem = save_results(record, table=table_md, title="Step overhead, seed 004 MLP", out=args.out,
+                        quick=args.quick)
     print(f"wrote {stem}.json and {stem}.md")
 
 
