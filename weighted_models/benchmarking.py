@@ -1,24 +1,104 @@
 """Benchmark records: the machine, versions and settings with every result.
 
 Used by the scripts under `benchmarks/`: each result is written as JSON (for
-machines) and as a markdown table (for people), side by side.
+machines) and as a markdown table (for people), side by side. Nothing here
+imports TensorFlow unless it is the Keras backend, so the scripts also run
+where only JAX or PyTorch is installed (the GPU machines).
 """
 
 import json
 import os
 import platform
+import statistics
+
+
+def accelerator():
+    """The device the active Keras backend computes on, e.g. `"CPU"` or `"GPU: NVIDIA H100"`."""
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            device = jax.devices()[0]
+            return "CPU" if device.platform == "cpu" else f"{device.platform.upper()}: {device.device_kind}"
+        if backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return f"GPU: {torch.cuda.get_device_name(0)}"
+            return "CPU"
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                details = tf.config.experimental.get_device_details(gpus[0])
+                return f"GPU: {details.get('device_name', gpus[0].name)}"
+            return "CPU"
+    except Exception as error:  # the record should still be written
+        return f"unknown ({type(error).__name__}: {error})"
+    return "unknown"
 
 
 def machine():
-    """What the figures were measured on."""
+    """What the figures were measured on: platform, CPUs, device and backend."""
     import keras
 
     return {
         "platform": platform.platform(),
         "processor": platform.processor(),
         "cpus": os.cpu_count(),
-        "device": "CPU",
+        "device": accelerator(),
         "backend": keras.backend.backend(),
+    }
+
+
+def versions():
+    """Versions of Python, NumPy, Keras, the backend library and weighted_models."""
+    import keras
+    import numpy as np
+
+    import weighted_models
+
+    found = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "keras": keras.__version__,
+        "weighted_models": weighted_models.__version__,
+        "backend": keras.backend.backend(),
+    }
+    library = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(found["backend"])
+    if library:
+        found[library] = __import__(library).__version__
+    return found
+
+
+def summarize(times, baseline):
+    """Min/median/max of each variant's timings and its ratio to `baseline`.
+
+    The timings are interleaved rounds (A B C, A B C, ...), so each round
+    gives a paired ratio; the median of those pairs is less sensitive to a
+    shared machine's slow spells than the ratio of the medians.
+
+    Args:
+        times: dict variant -> list of timings, one per round.
+        baseline: the variant the ratios are taken against.
+
+    Returns:
+        dict variant -> {"min", "median", "max", "median_ratio", "ratio_of_medians"}.
+    """
+    base = times[baseline]
+    return {
+        variant: {
+            "min": min(values),
+            "median": statistics.median(values),
+            "max": max(values),
+            "median_ratio": statistics.median(v / b for v, b in zip(values, base)),
+            "ratio_of_medians": statistics.median(values) / statistics.median(base),
+        }
+        for variant, values in times.items()
     }
 
 

@@ -65,7 +65,7 @@ def lookup_class_weights(y_true, table, *, label_mode, pred_rank, dtype="float32
         # the gather can never read outside the table (on GPU or under XLA an
         # out-of-range gather silently returns 0 or clamps instead of raising).
         labels = ops.cast(_squeeze_class_axis(y_true, pred_rank), "int32")
-        return ops.take(table, labels, axis=0)
+        return _gather(table, labels)
     y = ops.cast(y_true, dtype)
     if label_mode == "categorical":
         return ops.sum(y * table, axis=-1)
@@ -75,6 +75,20 @@ def lookup_class_weights(y_true, table, *, label_mode, pred_rank, dtype="float32
     if label_mode == "multilabel":
         return (1.0 - y) * table[0] + y * table[1]
     raise ValueError(f"Unknown label_mode {label_mode!r}.")
+
+
+def _gather(table, labels):
+    """`table[labels]` for labels known to lie in `[0, len(table))`.
+
+    `ops.take` on TensorFlow first maps negative indices (4 more graph ops per
+    output and step); the labels were checked on the host, so TensorFlow
+    gathers directly. On JAX and PyTorch `ops.take` compiles to a plain gather.
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.gather(table, labels)
+    return ops.take(table, labels, axis=0)
 
 
 def expand_sample_weight(sample_weight, *, weight_shape, name="output"):
