@@ -2,10 +2,12 @@
 
 For each scenario, these variants train the same model from the same initial
 weights on the same data (one epoch of `fit`, traced beforehand), interleaved
-round by round (A B C D E, B C D E A, ...) and repeated. A step's time is
+round by round (A B C D E F, B C D E F A, ...) and repeated. A step's time is
 the median time from one batch end to the next within a fit:
 
 - `keras_unweighted`: `keras.Model.fit` without weights, the limit;
+- `keras_unweighted_repeat`: the same again, a second identical model: its
+  ratio to the first is the noise floor of the measurement (an A/A test);
 - `keras_class_weight`: `keras.Model.fit(class_weight=...)`, where Keras can
   express it (one output, one label per sample);
 - `keras_sample_weight`: `keras.Model.fit(sample_weight=...)` with the
@@ -23,7 +25,7 @@ to the unweighted step.
 Backend-neutral: run with `KERAS_BACKEND=jax` or `torch` on a GPU machine; the
 device, backend and versions are recorded with each result.
 
-Run: python benchmarks/throughput.py [--quick] [--part matrix|scaling|all]
+Run: python benchmarks/throughput.py [--quick] [--part matrix|scaling|all] [--only NAMES]
 """
 
 import argparse
@@ -38,10 +40,10 @@ import numpy as np  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
 from weighted_models import WeightedModel  # noqa: E402
-from weighted_models.benchmarking import save_results, summarize, versions  # noqa: E402
+from weighted_models.benchmarking import accelerator, save_results, summarize, versions  # noqa: E402
 
-VARIANTS = ("keras_unweighted", "keras_class_weight", "keras_sample_weight",
-            "handwritten_loss", "weighted_model")
+VARIANTS = ("keras_unweighted", "keras_unweighted_repeat", "keras_class_weight",
+            "keras_sample_weight", "handwritten_loss", "weighted_model")
 BASELINE = "keras_unweighted"
 
 
@@ -61,6 +63,11 @@ class Scenario:
     def table(self):
         """The class-weight table: weight 1 + c / classes for class c."""
         return (1.0 + np.arange(self.classes) / self.classes).astype("float32")
+
+    def class_weight(self):
+        """WeightedModel's `class_weight`: the table as a dict, per output."""
+        table = dict(enumerate(self.table.tolist()))
+        return table if self.heads == 1 else [table] * self.heads
 
     def expressible(self, variant):
         if variant == "keras_class_weight":  # Keras: one output, no timesteps
@@ -92,10 +99,7 @@ class Scenario:
         if variant == "handwritten_loss":
             loss = weighted_crossentropy(self.table, self.one_hot)
         losses = loss if self.heads == 1 else [loss] * self.heads
-        kwargs = {}
-        if variant == "weighted_model":
-            table = dict(enumerate(self.table.tolist()))
-            kwargs["class_weight"] = table if self.heads == 1 else [table] * self.heads
+        kwargs = {"class_weight": self.class_weight()} if variant == "weighted_model" else {}
         model.compile("rmsprop", losses, **kwargs)
         return model
 
@@ -189,39 +193,64 @@ class StepTimer(keras.callbacks.Callback):
         return 1e3 * float(np.median(np.diff(self.ends)))
 
 
-def measure(scenario, *, steps, batch, rounds):
-    """ms per step of each expressible variant, interleaved over `rounds` rounds."""
+def count_graph_ops(model, x, y, sample_weight, batch=8):
+    """Operations in the traced `train_step` graph (TensorFlow only, else None).
+
+    A noise-free complement to the timings: the work each variant adds to a
+    step, before TensorFlow's graph optimisations.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    data = (x, y) if sample_weight is None else (x, y, sample_weight)
+    data = keras.tree.map_structure(lambda a: a[:batch], data)
+    graph = tf.function(model.train_step).get_concrete_function(data).graph.as_graph_def()
+    return len(graph.node) + sum(len(f.node_def) for f in graph.library.function)
+
+
+def measure(scenario, *, max_steps, batch, rounds, fit_seconds):
+    """ms per step of each expressible variant, interleaved over `rounds` rounds.
+
+    Each timed fit runs as many steps as take about `fit_seconds` on the
+    unweighted model (at least 20, at most `max_steps`), so that small and
+    large models get a comparable number of samples per round.
+    """
     variants = [v for v in VARIANTS if scenario.expressible(v)]
-    x, y, weights = scenario.data(steps * batch)
+    x, y, weights = scenario.data(max_steps * batch)
     models = {v: scenario.build(v) for v in variants}
 
-    def run(variant):
+    def run(variant, steps):
         timer = StepTimer()
-        models[variant].fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False,
-                            callbacks=[timer], **scenario.fit_kwargs(variant, weights))
+        models[variant].fit(x, y, batch_size=batch, epochs=1, steps_per_epoch=steps, verbose=0,
+                            shuffle=False, callbacks=[timer],
+                            **scenario.fit_kwargs(variant, weights))
         return timer.median_ms()
 
-    for variant in variants:  # warm-up: tracing and first-call costs
-        run(variant)
+    warm = {v: run(v, 20) for v in variants}  # tracing and first-call costs
+    graph_ops = {v: count_graph_ops(models[v], x, y, weights if v == "keras_sample_weight" else None)
+                 for v in variants}
+    steps = int(np.clip(1e3 * fit_seconds / warm[BASELINE], 20, max_steps))
     times = {v: [] for v in variants}
     for r in range(rounds):
         order = variants[r % len(variants):] + variants[:r % len(variants)]
         for variant in order:
-            times[variant].append(run(variant))
-    return times
+            times[variant].append(run(variant, steps))
+    return times, steps, graph_ops
 
 
 def _table(rows, key_name):
     lines = [f"| {key_name} | variant | min ms/step | median ms/step | max ms/step "
-             "| median paired ratio to unweighted |", "|---|---|---|---|---|---|"]
-    for key, summary in rows:
+             "| median paired ratio to unweighted | graph ops |", "|---|---|---|---|---|---|---|"]
+    for key, summary, graph_ops in rows:
         for variant in VARIANTS:
             s = summary.get(variant)
             if s is None:
-                lines.append(f"| {key} | {variant} | - | - | - | not expressible |")
-            else:
-                lines.append(f"| {key} | {variant} | {s['min']:.3f} | {s['median']:.3f} | "
-                             f"{s['max']:.3f} | {s['median_ratio']:.3f} |")
+                lines.append(f"| {key} | {variant} | - | - | - | not expressible | - |")
+                continue
+            ops_count = "-" if graph_ops is None else graph_ops[variant]
+            lines.append(f"| {key} | {variant} | {s['min']:.3f} | {s['median']:.3f} | "
+                         f"{s['max']:.3f} | {s['median_ratio']:.3f} | {ops_count} |")
     return "\n".join(lines)
 
 
@@ -229,22 +258,32 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps, rounds and sweep points")
     parser.add_argument("--part", choices=("matrix", "scaling", "all"), default="all")
+    parser.add_argument("--only", default=None,
+                        help="comma-separated matrix scenarios or scaling axes to run")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args(argv)
-    steps, rounds = (60, 3) if args.quick else (300, 7)
+    only = None if args.only is None else set(args.only.split(","))
+    max_steps, rounds, fit_seconds = (60, 4, 0.15) if args.quick else (300, 11, 0.5)
     batch = 64
-    settings = dict(steps_per_fit=steps, batch_size=batch, rounds=rounds, quick=args.quick,
-                    optimizer="rmsprop", jit_compile="Keras default (auto)")
+    settings = dict(max_steps_per_fit=max_steps, seconds_per_fit=fit_seconds, batch_size=batch,
+                    rounds=rounds, quick=args.quick, optimizer="rmsprop",
+                    jit_compile="Keras default (auto)",
+                    step_time="median time between batch ends within one fit")
+    how = dict(max_steps=max_steps, batch=batch, rounds=rounds, fit_seconds=fit_seconds)
 
     if args.part in ("matrix", "all"):
         results = {}
         for scenario in matrix_scenarios():
-            times = measure(scenario, steps=steps, batch=batch, rounds=rounds)
-            results[scenario.name] = {"summary": summarize(times, BASELINE), "ms_per_step": times}
+            if only is not None and scenario.name not in only:
+                continue
+            times, steps, graph_ops = measure(scenario, **how)
+            results[scenario.name] = {"summary": summarize(times, BASELINE), "steps_per_fit": steps,
+                                      "graph_ops_per_step": graph_ops, "ms_per_step": times}
             print(f"{scenario.name}: " + ", ".join(
                 f"{v} {s['median']:.3f} ms ({s['median_ratio']:.3f})"
                 for v, s in results[scenario.name]["summary"].items()), flush=True)
-        table = _table([(k, r["summary"]) for k, r in results.items()], "scenario")
+        table = _table([(k, r["summary"], r["graph_ops_per_step"]) for k, r in results.items()],
+                       "scenario")
         print(table)
         record = {"benchmark": "throughput", "settings": settings, "versions": versions(),
                   "results": results}
@@ -255,18 +294,22 @@ def main(argv=None):
     if args.part in ("scaling", "all"):
         results = []
         for axis, value, scenario in scaling_scenarios(args.quick):
-            times = measure(scenario, steps=steps, batch=batch, rounds=rounds)
+            if only is not None and axis not in only:
+                continue
+            times, steps, graph_ops = measure(scenario, **how)
             summary = summarize(times, BASELINE)
-            results.append({"axis": axis, "value": value, "summary": summary, "ms_per_step": times})
+            results.append({"axis": axis, "value": value, "summary": summary, "steps_per_fit": steps,
+                            "graph_ops_per_step": graph_ops, "ms_per_step": times})
             print(f"{axis}={value}: " + ", ".join(
                 f"{v} {s['median_ratio']:.3f}" for v, s in summary.items()), flush=True)
-        table = _table([(f"{r['axis']}={r['value']}", r["summary"]) for r in results], "point")
+        table = _table([(f"{r['axis']}={r['value']}", r["summary"], r["graph_ops_per_step"])
+                        for r in results], "point")
         print(table)
         record = {"benchmark": "scaling", "settings": settings, "versions": versions(),
                   "results": results}
         stem = save_results(record, table=table, out=args.out, quick=args.quick,
                             title="Scaling: weighting overhead as outputs, classes and timesteps grow")
-        _plot(results, stem + ".png", record)
+        _plot(results, stem + ".png", {**record, "machine_device": accelerator()})
         print(f"wrote {stem}.json, {stem}.md and {stem}.png")
 
 
@@ -284,17 +327,26 @@ def _plot(results, path, record):
             xs = [r["value"] for r in points if variant in r["summary"]]
             ys = [r["summary"][variant]["median_ratio"] for r in points if variant in r["summary"]]
             if xs:
-                ax.plot(xs, ys, marker="o", label=variant)
+                style = dict(color="grey", linestyle=":") if variant.endswith("repeat") else dict(
+                    color=f"C{VARIANTS.index(variant)}")
+                ax.plot(xs, ys, marker="o", label=variant, **style)
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.axhline(1.03, color="grey", linestyle="--", linewidth=0.8)
         ax.set_xscale("log")
         ax.set_xlabel(axis)
         ax.set_title(f"step time / unweighted vs {axis}")
     axes[0].set_ylabel("median paired ratio")
-    axes[0].legend(fontsize=8)
+    handles = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    if handles:
+        fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles),
+                   fontsize=8)
     backend = record["versions"]["backend"]
-    fig.suptitle(f"Weighting overhead ({backend}; dashed: +3%)")
-    fig.tight_layout()
+    fig.suptitle(f"Weighting overhead ({backend}, {record['machine_device']}; dashed: +3%; "
+                 "dotted grey: a second unweighted run, the noise floor)")
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

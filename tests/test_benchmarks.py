@@ -1,9 +1,13 @@
-"""The benchmark scripts run in their quick mode and write their results."""
+"""The benchmark scripts: they compare like with like, and write their records."""
 
 import importlib.util
 import json
+import os
 import pathlib
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 
 BENCHMARKS = pathlib.Path(__file__).parents[1] / "benchmarks"
@@ -16,11 +20,113 @@ def load(name):
     return module
 
 
+@pytest.fixture(scope="module")
+def throughput():
+    return load("throughput")
+
+
+def _scenario_ids():
+    return [s.name for s in load("throughput").matrix_scenarios()]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["label_counting", "step_overhead"])
-def test_benchmark_quick_mode_writes_json_and_markdown(name, tmp_path):
-    load(name).main(["--quick", "--out", str(tmp_path)])
-    record = json.loads((tmp_path / f"{name}_quick.json").read_text())
-    assert record["benchmark"] == name and record["results"]
+@pytest.mark.parametrize("name", _scenario_ids())
+def test_throughput_variants_train_on_the_same_weighted_loss(throughput, name):
+    # The timed variants must compute the same thing: Keras's own
+    # sample-weighted loss is the reference for the hand-written loss, the
+    # built-in class_weight and WeightedModel, from the same initial weights.
+    scenario = {s.name: s for s in throughput.matrix_scenarios()}[name]
+    x, y, weights = scenario.data(96, seed=1)
+    reference = scenario.build("keras_sample_weight").evaluate(
+        x, y, sample_weight=weights, batch_size=32, verbose=0, return_dict=True)["loss"]
+    unweighted = scenario.build("keras_unweighted").evaluate(
+        x, y, batch_size=32, verbose=0, return_dict=True)["loss"]
+    assert not np.isclose(reference, unweighted, rtol=1e-3)  # the weights matter here
+    for variant in ("handwritten_loss", "weighted_model"):
+        model = scenario.build(variant)
+        # evaluate() weighs only when asked (Keras convention), so ask.
+        kwargs = {"class_weight": scenario.class_weight()} if variant == "weighted_model" else {}
+        loss = model.evaluate(x, y, batch_size=32, verbose=0, return_dict=True, **kwargs)["loss"]
+        np.testing.assert_allclose(loss, reference, rtol=1e-5, err_msg=variant)
+
+
+def test_throughput_expressibility_follows_keras(throughput):
+    # Keras's fit(class_weight=) refuses several outputs and mis-reads (N, T) labels.
+    expressible = {s.name: s.expressible("keras_class_weight") for s in throughput.matrix_scenarios()}
+    assert expressible == {
+        "mlp_784_64_64_10": True, "conv1d_seed002_4_classes": True, "tagger_T100": False,
+        "heads_2": False, "heads_8": False, "one_hot_1000_classes": True,
+    }
+
+
+@pytest.mark.slow
+def test_throughput_quick_run_writes_records(throughput, tmp_path):
+    throughput.main(["--quick", "--part", "all", "--only", "heads_2,classes", "--out", str(tmp_path)])
+    record = json.loads((tmp_path / "throughput_quick.json").read_text())
+    assert list(record["results"]) == ["heads_2"]
+    summary = record["results"]["heads_2"]["summary"]
+    assert set(summary) == {"keras_unweighted", "keras_unweighted_repeat", "keras_sample_weight",
+                            "handwritten_loss", "weighted_model"}
+    assert summary["keras_unweighted"]["median_ratio"] == 1.0
+    assert all(s["min"] > 0 for s in summary.values())
+    assert "| heads_2 | keras_class_weight | - | - | - | not expressible |" in (
+        tmp_path / "throughput_quick.md").read_text()
+    scaling = json.loads((tmp_path / "scaling_quick.json").read_text())
+    assert [(r["axis"], r["value"]) for r in scaling["results"]] == [("classes", 10), ("classes", 1000)]
+    assert (tmp_path / "scaling_quick.png").stat().st_size > 10_000
+    assert scaling["machine"]["device"] == "CPU" and scaling["versions"]["backend"] == "tensorflow"
+    assert scaling["versions"]["tensorflow"]
+
+
+@pytest.mark.slow
+def test_throughput_runs_on_jax_without_tensorflow(tmp_path):
+    # The GPU machines have JAX and PyTorch but no TensorFlow: the script must
+    # neither need it nor record it.
+    script = (
+        "import sys; sys.modules['tensorflow'] = None; import runpy; "
+        f"sys.argv = ['throughput.py', '--quick', '--part', 'matrix', '--only', "
+        f"'mlp_784_64_64_10', '--out', {str(tmp_path)!r}]; "
+        f"runpy.run_path({str(BENCHMARKS / 'throughput.py')!r}, run_name='__main__')"
+    )
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = json.loads((tmp_path / "throughput_quick.json").read_text())
+    assert record["machine"]["backend"] == "jax" and record["machine"]["device"] == "CPU"
+    assert "jax" in record["versions"] and "tensorflow" not in record["versions"]
+    assert set(record["results"]["mlp_784_64_64_10"]["summary"]) == {
+        "keras_unweighted", "keras_unweighted_repeat", "keras_class_weight", "keras_sample_weight",
+        "handwritten_loss", "weighted_model"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case, variant, samples, timesteps", [
+    ("class_weights", "keras_class_weight", 20_000, 0),
+    ("temporal", "weighted_model", 2_000, 10),
+])
+def test_startup_memory_child_reports_a_timed_fit(case, variant, samples, timesteps):
+    startup = load("startup_memory")
+    row = startup.measure(case, variant, samples, timesteps, repeats=2)
+    assert len(row["seconds"]) == 2 and all(s > 0 for s in row["seconds"])
+    assert row["peak_rss_growth_mb"] >= 0
+    features = 4 * 4 + 4  # float32 x of 4 features + int32 label, per label
+    assert row["data_mb"] == pytest.approx(samples * max(timesteps, 1) * features / 2**20)
+
+
+@pytest.mark.slow
+def test_label_counting_quick_run_writes_records(tmp_path):
+    load("label_counting").main(["--quick", "--out", str(tmp_path)])
+    record = json.loads((tmp_path / "label_counting_quick.json").read_text())
+    assert record["benchmark"] == "label_counting" and record["results"]
     assert record["machine"]["cpus"] >= 1 and record["settings"]["quick"] is True
-    assert (tmp_path / f"{name}_quick.md").read_text().count("|") > 8
+    assert (tmp_path / "label_counting_quick.md").read_text().count("|") > 8
+
+
+def test_summarize_pairs_rounds():
+    from weighted_models.benchmarking import summarize
+
+    times = {"base": [1.0, 2.0, 1.0], "other": [1.1, 2.0, 1.3]}
+    summary = summarize(times, "base")
+    assert summary["other"]["median_ratio"] == pytest.approx(np.median([1.1, 1.0, 1.3]))
+    assert summary["other"]["ratio_of_medians"] == pytest.approx(1.3 / 1.0)
+    assert summary["other"]["min"] == 1.1 and summary["other"]["max"] == 1.3

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from weighted_models import data as data_module
 from weighted_models.data import DataSource, InvalidLabelsError, LabelChecker
 from weighted_models.outputs import OutputSpec
 
@@ -33,6 +34,22 @@ def test_checker_accepts_good_batches_and_ignores_regression_values():
 def test_checker_rejects_bad_labels(labels, match):
     with pytest.raises(InvalidLabelsError, match=match):
         CHECKER({"cls": labels, "reg": np.zeros((2, 1))})
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "float32", "uint8"])
+def test_checker_reports_bad_labels_from_every_chunk(monkeypatch, dtype):
+    # Labels are checked in chunks (bounded temporaries); the message must
+    # still list the bad values of all chunks, as NumPy finds them at once.
+    monkeypatch.setattr(data_module, "_CHUNK", 4)
+    labels = np.arange(22).astype(dtype) % 3
+    bad_at = {1: 7, 9: 3, 21: 250} if dtype == "uint8" else {1: -1, 9: 3, 21: 250}
+    for i, v in bad_at.items():
+        labels[i] = v
+    expected = sorted({float(v) for v in labels if not 0 <= v < 3})
+    with pytest.raises(InvalidLabelsError) as raised:
+        CHECKER({"cls": labels.reshape(2, 11), "reg": np.zeros((2, 1))})
+    shown = raised.value.args[0].split("Received labels ")[1].rstrip(".")
+    assert shown == ", ".join(repr(v) for v in expected)
 
 
 def test_checker_names_the_output_of_a_bad_sample_weight():

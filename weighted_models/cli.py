@@ -16,7 +16,9 @@ def main(argv=None):
     demo.add_argument("--out", default="demo_output", help="folder for the PNG and JSON")
     demo.add_argument("--verbose", type=int, default=2, help="Keras verbosity for seed 0 (0, 1, 2)")
     bench = commands.add_parser(
-        "bench", help="benchmarks: step overhead, label counting, quality (quick unless --full)"
+        "bench",
+        help="benchmarks: throughput and scaling, start-up and memory, label counting, quality "
+             "(quick unless --full)",
     )
     bench.add_argument("--full", action="store_true", help="the full runs (much longer)")
     bench.add_argument("--out", default=None, help="folder for the results (default benchmarks/results)")
@@ -32,6 +34,9 @@ def main(argv=None):
     return 0
 
 
+BENCHMARKS = ("throughput", "startup_memory", "label_counting", "quality")
+
+
 def run_benchmarks(*, full=False, out=None):
     """Runs the scripts under benchmarks/ (a source checkout is needed)."""
     import importlib.util
@@ -40,7 +45,7 @@ def run_benchmarks(*, full=False, out=None):
     folder = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
     if not folder.is_dir():
         raise SystemExit(f"The benchmarks live in a source checkout; {folder} does not exist.")
-    for name in ("label_counting", "step_overhead", "quality"):
+    for name in BENCHMARKS:
         print(f"\n== {name} ==")
         spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
         module = importlib.util.module_from_spec(spec)

@@ -53,6 +53,25 @@ def _describe(values, limit=5):
     return shown + (", ..." if values.size > limit else "")
 
 
+_CHUNK = 1 << 20  # values checked at a time: bounds the temporaries of a check
+
+
+def _bad_values(values, is_bad):
+    """The distinct values where `is_bad` holds (as float64), or None if none.
+
+    Works through `values` in chunks of `_CHUNK`, so checking 10 million
+    labels needs a few MB of temporaries, not several copies of the labels.
+    """
+    flat = values.reshape(-1)
+    found = []
+    for start in range(0, flat.size, _CHUNK):
+        chunk = flat[start:start + _CHUNK].astype("float64")
+        bad = is_bad(chunk)
+        if bad.any():
+            found.append(np.unique(chunk[bad]))
+    return np.concatenate(found) if found else None
+
+
 class LabelChecker:
     """Checks labels and sample weights of a batch against the output specs.
 
@@ -84,12 +103,11 @@ class LabelChecker:
             if y.size:
                 self._check_labels(spec, y)
         if sample_weight is not None:
-            sw = np.asarray(sample_weight, dtype="float64")
-            bad = ~np.isfinite(sw) | (sw < 0)
-            if bad.any():
+            bad = _bad_values(np.asarray(sample_weight), lambda w: ~np.isfinite(w) | (w < 0))
+            if bad is not None:
                 raise InvalidLabelsError(
                     f"Output '{spec.name}': sample weights must be finite and "
-                    f">= 0. Received {_describe(sw[bad])}."
+                    f">= 0. Received {_describe(bad)}."
                 )
 
     def _check_labels(self, spec, y):
@@ -97,21 +115,23 @@ class LabelChecker:
             raise InvalidLabelsError(
                 f"Output '{spec.name}': labels must be numeric. Received dtype {y.dtype}."
             )
-        yf = y.astype("float64")
         if spec.label_mode == "sparse":
-            bad = ~np.isfinite(yf) | (yf < 0) | (yf >= spec.num_classes) | (yf != np.floor(yf))
-            if bad.any():
+            if np.issubdtype(y.dtype, np.integer) and 0 <= y.min() and y.max() < spec.num_classes:
+                return  # the common case: two reductions, no temporary arrays
+            bad = _bad_values(y, lambda v: ~np.isfinite(v) | (v < 0) | (v >= spec.num_classes)
+                              | (v != np.floor(v)))
+            if bad is not None:
                 raise InvalidLabelsError(
                     f"Output '{spec.name}': labels must be class indices in "
                     f"[0, {spec.num_classes}) ({spec.num_classes} classes). "
-                    f"Received labels {_describe(yf[bad])}."
+                    f"Received labels {_describe(bad)}."
                 )
             return
-        bad = ~np.isfinite(yf) | (yf < 0) | (yf > 1)
-        if bad.any():
+        bad = _bad_values(y, lambda v: ~np.isfinite(v) | (v < 0) | (v > 1))
+        if bad is not None:
             raise InvalidLabelsError(
                 f"Output '{spec.name}': {spec.label_mode} labels must lie in "
-                f"[0, 1]. Received labels {_describe(yf[bad])}."
+                f"[0, 1]. Received labels {_describe(bad)}."
             )
 
     def __call__(self, y, sample_weight=None):
