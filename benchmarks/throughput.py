@@ -258,12 +258,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps, rounds and sweep points")
     parser.add_argument("--part", choices=("matrix", "scaling", "all"), default="all")
+    parser.add_argument("--rounds", type=int, default=None, help="override the number of rounds")
     parser.add_argument("--only", default=None,
                         help="comma-separated matrix scenarios or scaling axes to run")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args(argv)
     only = None if args.only is None else set(args.only.split(","))
-    max_steps, rounds, fit_seconds = (60, 4, 0.15) if args.quick else (300, 11, 0.5)
+    max_steps, rounds, fit_seconds = (60, 4, 0.15) if args.quick else (300, 11, 0.4)
+    rounds = args.rounds or rounds
     batch = 64
     settings = dict(max_steps_per_fit=max_steps, seconds_per_fit=fit_seconds, batch_size=batch,
                     rounds=rounds, quick=args.quick, optimizer="rmsprop",
