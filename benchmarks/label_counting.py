@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from weighted_models import compute_class_weight  # noqa: E402
-from weighted_models.benchmarking import save_results  # noqa: E402
+from weighted_models.benchmarking import save_results, versions  # noqa: E402
 
 
 def timed(fn, repeats):
@@ -63,7 +63,7 @@ def main(argv=None):
     record = {
         "benchmark": "label_counting",
         "settings": {"labels": n, "repeats": repeats, "quick": args.quick},
-        "versions": {"numpy": np.__version__, "tensorflow": tf.__version__},
+        "versions": {**versions(), "tensorflow": tf.__version__},  # tf.data is timed too
         "results": results,
     }
     stem = save_results(record, table=table, title="Label counting for class-weight strategies",

@@ -27,7 +27,7 @@ from weighted_models import (  # noqa: E402
     WeightedModel,
     count_labels,
 )
-from weighted_models.benchmarking import save_results  # noqa: E402
+from weighted_models.benchmarking import save_results, versions  # noqa: E402
 from weighted_models.demo import long_tailed_digits  # noqa: E402
 
 VARIANTS = ["unweighted", "balanced", "sqrt", "effective_number", "deferred_balanced", "logit_adjusted"]
@@ -83,7 +83,7 @@ def main(argv=None):
     record = {
         "benchmark": "quality",
         "settings": {"seeds": seeds, "epochs": epochs, "quick": args.quick, "test_per_class": 30},
-        "versions": {"keras": keras.__version__, "backend": keras.backend.backend(), "numpy": np.__version__},
+        "versions": versions(),
         "results": results,
     }
     stem = save_results(record, table="\n".join(lines), out=args.out, quick=args.quick,

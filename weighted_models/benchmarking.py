@@ -69,9 +69,8 @@ def versions():
         "weighted_models": weighted_models.__version__,
         "backend": keras.backend.backend(),
     }
-    library = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(found["backend"])
-    if library:
-        found[library] = __import__(library).__version__
+    if found["backend"] in ("tensorflow", "jax", "torch"):
+        found[found["backend"]] = __import__(found["backend"]).__version__
     return found
 
 
