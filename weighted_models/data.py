@@ -17,6 +17,7 @@ every device and under `jit_compile`.
 """
 
 import contextlib
+import copy
 import inspect
 import itertools
 import re
@@ -24,7 +25,6 @@ import re
 import keras
 import numpy as np
 
-from weighted_models.outputs import flatten_by_output
 
 
 class InvalidLabelsError(ValueError):
@@ -40,7 +40,14 @@ def _is_tf_dataset(x):
 
 
 def _as_numpy(structure):
-    return keras.tree.map_structure(lambda v: None if v is None else np.asarray(v), structure)
+    def convert(v):
+        if v is None:
+            return None
+        if hasattr(v, "detach"):  # torch tensors
+            v = v.detach().cpu()
+        return np.asarray(v)
+
+    return keras.tree.map_structure(convert, structure)
 
 
 def _unpack(batch):
@@ -73,42 +80,51 @@ def _bad_values(values, is_bad):
 
 
 class LabelChecker:
-    """Checks labels and sample weights of a batch against the output specs.
+    """Checks labels and sample weights of a batch against the compiled losses.
 
-    Sparse labels must be integers in `[0, num_classes)`; one-hot, soft,
-    binary and multi-hot labels must lie in `[0, 1]`; sample weights must be
-    finite and `>= 0`. Outputs without a label mode (regression) only have
-    their sample weights checked.
+    Sparse labels must be integers in `[0, num_classes)` (or the loss's
+    `ignore_class`); one-hot, soft, binary and multi-hot labels must lie in
+    `[0, 1]`; sample weights must be finite and `>= 0`. Losses without a
+    label mode (regression) only have their sample weights checked.
 
     Args:
-        specs: the model's `OutputSpec` list.
+        specs: one `OutputSpec` (or `None`) per flat loss of the compiled loss.
+        routes: one `Route` per flat loss: where its labels and sample
+            weights are in a batch.
     """
 
-    def __init__(self, specs):
+    def __init__(self, specs, routes):
         self.specs = list(specs)
-        self.output_names = [s.name for s in self.specs]
+        self.routes = list(routes)
 
-    def flatten(self, y, sample_weight):
-        """Per-output lists of labels and sample weights."""
-        labels = flatten_by_output(y, self.output_names, what="y")
-        weights = flatten_by_output(
-            sample_weight, self.output_names, what="sample_weight", broadcast=True
-        )
-        return labels, weights
+    def per_loss(self, y, sample_weight):
+        """`(spec, labels, sample_weight)` of every flat loss for one batch."""
+        flat_y = [] if y is None else keras.tree.flatten(y)
+        flat_sw = [] if sample_weight is None else keras.tree.flatten(sample_weight)
+        found = []
+        for spec, route in zip(self.specs, self.routes):
+            y_t = None if route.y_index is None or route.y_index >= len(flat_y) else flat_y[route.y_index]
+            sw = None if route.sw_index is None or route.sw_index >= len(flat_sw) else flat_sw[route.sw_index]
+            found.append((spec, y_t, sw))
+        return found
 
     def check_output(self, spec, y, sample_weight):
         """Raises `InvalidLabelsError` for bad labels or sample weights."""
-        if y is not None and spec.label_mode is not None:
+        if y is not None and spec is not None and spec.label_mode is not None:
             y = np.asarray(y)
             if y.size:
                 self._check_labels(spec, y)
         if sample_weight is not None:
-            bad = _bad_values(np.asarray(sample_weight), lambda w: ~np.isfinite(w) | (w < 0))
-            if bad is not None:
-                raise InvalidLabelsError(
-                    f"Output '{spec.name}': sample weights must be finite and "
-                    f">= 0. Received {_describe(bad)}."
-                )
+            self.check_sample_weight(spec.name if spec is not None else None, sample_weight)
+
+    @staticmethod
+    def check_sample_weight(name, sample_weight):
+        bad = _bad_values(np.asarray(sample_weight), lambda w: ~np.isfinite(w) | (w < 0))
+        if bad is not None:
+            where = f"Output '{name}'" if name else "`sample_weight`"
+            raise InvalidLabelsError(
+                f"{where}: sample weights must be finite and >= 0. Received {_describe(bad)}."
+            )
 
     def _check_labels(self, spec, y):
         if not np.issubdtype(y.dtype, np.number) and y.dtype != bool:
@@ -116,15 +132,16 @@ class LabelChecker:
                 f"Output '{spec.name}': labels must be numeric. Received dtype {y.dtype}."
             )
         if spec.label_mode == "sparse":
-            if np.issubdtype(y.dtype, np.integer) and 0 <= y.min() and y.max() < spec.num_classes:
+            n, ignore = spec.num_classes, spec.ignore_class
+            if np.issubdtype(y.dtype, np.integer) and 0 <= y.min() and y.max() < n:
                 return  # the common case: two reductions, no temporary arrays
-            bad = _bad_values(y, lambda v: ~np.isfinite(v) | (v < 0) | (v >= spec.num_classes)
-                              | (v != np.floor(v)))
+            bad = _bad_values(y, lambda v: (~np.isfinite(v) | (v < 0) | (v >= n)
+                                            | (v != np.floor(v))) & (v != (ignore if ignore is not None else np.nan)))
             if bad is not None:
+                also = "" if ignore is None else f" or the ignored class {ignore}"
                 raise InvalidLabelsError(
                     f"Output '{spec.name}': labels must be class indices in "
-                    f"[0, {spec.num_classes}) ({spec.num_classes} classes). "
-                    f"Received labels {_describe(bad)}."
+                    f"[0, {n}) ({n} classes){also}. Received labels {_describe(bad)}."
                 )
             return
         bad = _bad_values(y, lambda v: ~np.isfinite(v) | (v < 0) | (v > 1))
@@ -135,9 +152,12 @@ class LabelChecker:
             )
 
     def __call__(self, y, sample_weight=None):
-        labels, weights = self.flatten(y, sample_weight)
-        for spec, y_t, sw in zip(self.specs, labels, weights):
+        for spec, y_t, sw in self.per_loss(y, sample_weight):
             self.check_output(spec, y_t, sw)
+        if sample_weight is not None:
+            for sw in keras.tree.flatten(sample_weight):
+                if sw is not None:
+                    self.check_sample_weight(None, sw)
 
 
 class _CheckedPyDataset(keras.utils.PyDataset):
@@ -188,30 +208,45 @@ def _checked_dataset(dataset, checker):
         batch = element if len(element) > 1 else element[0]
         x, y, sw = _unpack(batch)
         if y is None:
-            return element if len(element) > 1 else element[0]
-        labels, weights = checker.flatten(y, sw)
-        flat, layout = [], []
-        for i, (y_t, sw_t) in enumerate(zip(labels, weights)):
-            for kind, value in (("y", y_t), ("sw", sw_t)):
-                if value is not None:
-                    flat.append(value)
-                    layout.append((i, kind))
+            return batch
+        flat = keras.tree.flatten((y, sw))
 
         def run(*arrays):
-            found = {}
-            for (i, kind), array in zip(layout, arrays):
-                found[(i, kind)] = array
-            for i, spec in enumerate(checker.specs):
-                checker.check_output(spec, found.get((i, "y")), found.get((i, "sw")))
+            y_np, sw_np = keras.tree.pack_sequence_as((y, sw), list(arrays))
+            checker(y_np, sw_np)
             return True
 
         ok = tf.numpy_function(run, flat, tf.bool)
         with tf.control_dependencies([ok]):
             y = tf.nest.map_structure(tf.identity, y)
-        packed = (x, y) if sw is None else (x, y, sw)
-        return packed
+        return (x, y) if sw is None else (x, y, sw)
 
     return dataset.map(check)
+
+
+def _is_torch_dataloader(x):
+    if not type(x).__module__.startswith("torch"):
+        return False
+    import torch
+
+    return isinstance(x, torch.utils.data.DataLoader)
+
+
+def _checked_dataloader(loader, checker):
+    """The same DataLoader, its batches checked as they are read (Keras still
+    sees a DataLoader: its length, workers and re-iteration per epoch)."""
+
+    class CheckedDataLoader(type(loader)):
+        def __iter__(self):
+            for batch in super().__iter__():
+                _, y, sw = _unpack(batch)
+                if y is not None:
+                    checker(_as_numpy(y), _as_numpy(sw))
+                yield batch
+
+    checked = copy.copy(loader)
+    checked.__class__ = CheckedDataLoader
+    return checked
 
 
 def _per_output_sample_weight(y, sample_weight):
@@ -255,12 +290,8 @@ class DataSource:
             hasattr(x, "__next__") and hasattr(x, "__iter__") and not hasattr(x, "shape")
         ):
             self.kind = "generator"
-        elif hasattr(x, "__iter__") and hasattr(x, "__len__") and hasattr(x, "dataset") and hasattr(x, "batch_size"):
-            raise TypeError(
-                "WeightedModel accepts arrays, tensors, tf.data.Dataset, "
-                "keras.utils.PyDataset and Python generators. Received a "
-                f"{type(x).__name__}; wrap it in a generator or a PyDataset."
-            )
+        elif _is_torch_dataloader(x):
+            self.kind = "dataloader"
         else:
             self.kind = "arrays"
         if self.kind == "arrays" and isinstance(y, (dict, list, tuple)) and sample_weight is not None:
@@ -281,6 +312,8 @@ class DataSource:
             return _unpack(spec if isinstance(spec, tuple) else spec)
         if self.kind == "pydataset":
             return _unpack(self.x[0])
+        if self.kind == "dataloader":
+            return _unpack(_as_numpy(next(iter(self.x))))
         if self._peeked is None:
             first = next(self.x)
             self._peeked = first
@@ -306,6 +339,10 @@ class DataSource:
             for batch in self.x:
                 _, y, sw = _unpack(batch)
                 yield _as_numpy(y), _as_numpy(sw)
+        elif self.kind == "dataloader":
+            for batch in self.x:
+                _, y, sw = _unpack(batch)
+                yield _as_numpy(y), _as_numpy(sw)
         elif self.kind == "pydataset":
             n = self.x.num_batches
             if n is None:
@@ -326,6 +363,8 @@ class DataSource:
 
     def checked(self, checker):
         """Returns `(x, y, sample_weight)` with every batch checked."""
+        if checker is None:
+            return self.x, self.y, self.sample_weight
         if self.kind == "arrays":
             if self.y is not None:
                 checker(_as_numpy(self.y), _as_numpy(self.sample_weight))
@@ -334,12 +373,14 @@ class DataSource:
             return _checked_dataset(self.x, checker), None, None
         if self.kind == "pydataset":
             return _CheckedPyDataset(self.x, checker), None, None
+        if self.kind == "dataloader":
+            return _checked_dataloader(self.x, checker), None, None
         return _checked_generator(self.x, checker), None, None
 
 
 def checked_validation_data(validation_data, checker):
     """Checks (or wraps for checking) `validation_data` as `fit` receives it."""
-    if validation_data is None:
+    if validation_data is None or checker is None:
         return None
     if isinstance(validation_data, (tuple, list)):
         if len(validation_data) not in (2, 3):

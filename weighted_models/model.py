@@ -3,28 +3,22 @@
 import numpy as np
 
 import keras
-from keras import ops
-from keras.src import backend as keras_backend
-from keras.src.models.functional import Functional
-from keras.src.models.model import Trainer as BackendTrainer
-from keras.src.models.model import functional_init_arguments
-from keras.src.losses.loss import unscale_loss_for_distribution
-from keras.src.saving.serialization_lib import SerializableDict
 
 from weighted_models.backends import step_class
+from weighted_models.compile_loss import WeightedCompileLoss
 from weighted_models.data import (
     DataSource,
     LabelChecker,
     checked_validation_data,
     label_errors_as_value_errors,
 )
-from weighted_models.outputs import (
-    build_output_specs,
-    flatten_by_output,
-    flatten_predictions,
-    pack_like,
-    split_class_weight,
+from weighted_models.keras_internals import (
+    Functional,
+    Trainer,
+    compute_output_spec,
+    functional_init_arguments,
 )
+from weighted_models.outputs import split_class_weight
 from weighted_models.strategies import (
     LabelCounts,
     check_strategy,
@@ -32,86 +26,7 @@ from weighted_models.strategies import (
     table_from_strategy,
     table_from_weights,
 )
-from weighted_models.weighting import (
-    REDUCTIONS,
-    element_weights,
-    loss_reduction,
-    per_element_loss,
-    reduce_weighted_loss,
-)
-
-
-class _ClassWeightTables(keras.metrics.Metric):
-    """Holds the class-weight tables as variables of the model's metrics.
-
-    The tables must be state of the step, not constants traced into it: a
-    new `fit` or a schedule changes their values without a retrace. As
-    metric variables they are part of the state every backend threads
-    through its step (JAX's stateless step included) and never part of the
-    model's weights. The holder reports nothing and `reset_state` keeps
-    the tables.
-    """
-
-    def __init__(self):
-        super().__init__(name="class_weight_tables")
-
-    def table(self, shape, name):
-        return self.add_variable(shape=shape, initializer="ones", dtype="float32",
-                                 aggregation="only_first_replica", name=name)
-
-    def update_state(self, *args, **kwargs):
-        raise NotImplementedError("Class-weight tables are set with assign_class_weight_tables().")
-
-    def reset_state(self):
-        pass
-
-    def result(self):
-        return {}
-
-
-class _WeightingState:
-    """Weighting state of a model, kept out of Keras's automatic tracking.
-
-    The class-weight tables live in variables (see `_ClassWeightTables`), so
-    new weights (a new `fit`, a schedule) never retrace the step; they are
-    not model weights.
-    """
-
-    def __init__(self):
-        self.loss = None
-        self.loss_weights = None
-        self.class_weight = None
-        self.label_mode = None
-        self.reduction = "auto"
-        self.validation_class_weight = False
-        self.step_training = True
-        self.reset()
-        self.fit_tables = None
-
-    def reset(self):
-        self.data_key = None
-        self.specs = None
-        self.spec_key = None
-        self.output_names = None
-        self.trackers = {}
-        self.train_tables = None
-        self.eval_tables = None
-        self.store = _ClassWeightTables()
-        self.variables = {}
-
-    def tables(self, which, values):
-        """Assigns `values` (one NumPy table or None per output) to variables."""
-        tables = []
-        for spec, value in zip(self.specs, values):
-            if value is None:
-                tables.append(None)
-                continue
-            key = (which, spec.name, spec.table_shape)
-            if key not in self.variables:
-                self.variables[key] = self.store.table(spec.table_shape, f"{which}_{spec.name}")
-            self.variables[key].assign(value)
-            tables.append(self.variables[key])
-        return tables
+from weighted_models.weighting import REDUCTIONS
 
 
 def _symbolic(value):
@@ -119,7 +34,7 @@ def _symbolic(value):
         return None
     shape = tuple(getattr(value, "shape", np.shape(value)))
     dtype = getattr(value, "dtype", None)
-    dtype = keras_backend.standardize_dtype(dtype if dtype is not None else "float32")
+    dtype = keras.backend.standardize_dtype(dtype if dtype is not None else "float32")
     return keras.KerasTensor((None,) + tuple(shape[1:]), dtype=dtype)
 
 
@@ -239,11 +154,13 @@ class WeightedModel(step_class(), keras.Model):
         if functional_init_arguments(args, kwargs):
             if not isinstance(self, Functional):
                 _inject_functional(type(self))
-            BackendTrainer.__init__(self)
+            Trainer.__init__(self)
             Functional.__init__(self, *args, **kwargs)
         else:
             keras.Model.__init__(self, *args, **kwargs)
-        self._weighting = _WeightingState()
+        self._weighting_options = dict(_DEFAULT_OPTIONS)
+        self._fit_tables = None
+        self._data_key = None
 
     # ------------------------------------------------------------------ compile
 
@@ -266,11 +183,13 @@ class WeightedModel(step_class(), keras.Model):
     ):
         """Configures the model for training, as `keras.Model.compile`, plus weighting.
 
+        The loss is Keras's own `CompileLoss` (`WeightedCompileLoss`
+        subclasses it), so every loss structure Keras takes works the same.
+
         Args:
             optimizer, loss, loss_weights, metrics, weighted_metrics,
             run_eagerly, steps_per_execution, jit_compile, auto_scale_loss:
-                as in `keras.Model.compile`. `loss` and `loss_weights` may be
-                one value, a list in output order or a dict by output name.
+                as in `keras.Model.compile`.
             class_weight: class weights used by every `fit` that does not pass
                 its own (same forms as `fit`'s `class_weight`). Saved with the
                 model.
@@ -288,7 +207,8 @@ class WeightedModel(step_class(), keras.Model):
                 `val_loss` are comparable (Keras never does).
 
         Raises:
-            ValueError: an unknown reduction or strategy name.
+            ValueError: an unknown reduction or strategy name, or class
+                weights without a loss.
             TypeError: a non-boolean `validation_class_weight`.
         """
         if reduction not in REDUCTIONS:
@@ -304,7 +224,8 @@ class WeightedModel(step_class(), keras.Model):
             check_strategy(class_weight, "all outputs")
         super().compile(
             optimizer=optimizer,
-            loss=None,
+            loss=loss,
+            loss_weights=loss_weights,
             metrics=metrics,
             weighted_metrics=weighted_metrics,
             run_eagerly=run_eagerly,
@@ -312,30 +233,26 @@ class WeightedModel(step_class(), keras.Model):
             jit_compile=jit_compile,
             auto_scale_loss=auto_scale_loss,
         )
-        self.loss = loss
-        config = dict(self._compile_config.config)
-        config.update(
-            loss=loss,
-            loss_weights=loss_weights,
-            class_weight=class_weight,
-            label_mode=label_mode,
-            reduction=reduction,
+        if loss is not None:
+            self._compile_loss = WeightedCompileLoss(
+                loss, loss_weights, output_names=self._compile_loss.output_names,
+                label_mode=label_mode, reduction=reduction,
+            )
+        self._weighting_options = dict(
+            class_weight=class_weight, label_mode=label_mode, reduction=reduction,
             validation_class_weight=validation_class_weight,
         )
-        self._compile_config = SerializableDict(**config)
-        state = self._weighting
-        state.reset()
-        state.fit_tables = None
-        state.loss, state.loss_weights = loss, loss_weights
-        state.class_weight, state.label_mode = class_weight, label_mode
-        state.reduction, state.validation_class_weight = reduction, validation_class_weight
+        self._fit_tables = None
+        self._data_key = None
 
     def get_compile_config(self):
         config = super().get_compile_config()
-        if config and self._weighting.fit_tables is not None:
-            config["fitted_class_weight"] = [
-                None if t is None else np.asarray(t).tolist() for t in self._weighting.fit_tables
-            ]
+        if config:
+            config.update(keras.saving.serialize_keras_object(self._weighting_options))
+            if self._fit_tables is not None:
+                config["fitted_class_weight"] = [
+                    None if t is None else np.asarray(t).tolist() for t in self._fit_tables
+                ]
         return config
 
     def compile_from_config(self, config):
@@ -345,128 +262,245 @@ class WeightedModel(step_class(), keras.Model):
         config["class_weight"] = _restore_int_keys(config.get("class_weight"), names)
         self.compile(**config)
         if fitted is not None:
-            self._weighting.fit_tables = [
-                None if t is None else np.asarray(t, "float32") for t in fitted
-            ]
+            self._fit_tables = [None if t is None else np.asarray(t, "float32") for t in fitted]
         if getattr(self, "optimizer", None) is not None and self.built:
             self.optimizer.build(self.trainable_variables)
 
-    # ------------------------------------------------------------ output specs
+    @property
+    def _weighted_loss(self):
+        loss = getattr(self, "_compile_loss", None)
+        return loss if isinstance(loss, WeightedCompileLoss) else None
 
-    def _output_names_for(self, y_pred):
-        names = getattr(self, "output_names", None)
-        if isinstance(y_pred, dict):
-            return list(names) if names and set(names) == set(y_pred) else list(y_pred)
-        flat = flatten_predictions(y_pred, None)
-        if names and len(names) == len(flat):
-            return list(names)
-        found = []
-        for i, tensor in enumerate(flat):
-            history = getattr(tensor, "_keras_history", None)
-            found.append(history.operation.name if history else f"output_{i}")
-        return found if len(set(found)) == len(found) else [f"output_{i}" for i in range(len(flat))]
+    # ---------------------------------------------------------- the step hooks
 
-    def _specs_for(self, y, y_pred):
-        """The specs built at the door (or now, for a step run outside fit)."""
-        if self._weighting.specs is None:
-            self._build_specs(y, y_pred)
-        return self._weighting.specs
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Keras's `compute_loss`, with class and sample weights per output.
 
-    def _build_specs(self, y, y_pred):
-        state = self._weighting
-        names = self._output_names_for(y_pred)
-        flat_y = flatten_by_output(y, names, what="y")
-        key = (tuple(names), tuple(None if t is None else tuple(t.shape[1:]) for t in flat_y))
-        if state.spec_key == key:
-            return state.specs
-        specs = build_output_specs(
-            names, y, y_pred,
-            loss=state.loss, loss_weights=state.loss_weights, label_mode=state.label_mode,
-        )
-        if state.output_names != names:
-            with_loss = [s.name for s in specs if s.loss is not None]
-            state.trackers = (
-                {n: keras.metrics.Mean(name=f"{n}_loss") for n in with_loss}
-                if len(with_loss) > 1 else {}
+        The compiled loss (`WeightedCompileLoss`, Keras's `CompileLoss`)
+        routes every loss to its output as Keras does; each output's loss is
+        multiplied element by element by its class weights (from `y` and the
+        tables of the running `fit`, or of evaluation when not `training`)
+        times its sample weights. Override it as in Keras: a subclass that
+        calls `super().compute_loss(...)` gets the weighted loss.
+
+        Args:
+            x, y, y_pred, sample_weight, training: as `keras.Model.compute_loss`.
+
+        Returns:
+            The total loss as a scalar tensor, regularisation losses included.
+        """
+        loss = self._weighted_loss
+        if loss is None:
+            return super().compute_loss(x, y, y_pred, sample_weight, training=training)
+        with loss.step(y, y_pred, sample_weight, training):
+            return super().compute_loss(x, y, y_pred, sample_weight, training=training)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Keras's `compute_metrics`, with `weighted_metrics` weighted as the loss.
+
+        The per-output weights that `compute_loss` applied in this step are
+        reused (computed once per step); outputs without class or sample
+        weights are scored as Keras scores them.
+        """
+        loss = self._weighted_loss
+        if loss is not None:
+            sample_weight = loss.metric_sample_weight(y, y_pred, sample_weight)
+        return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def compute_sample_weight(self, y, y_pred, sample_weight=None, training=True):
+        """Per-output weights for a batch: class weights times sample weights.
+
+        The weights `compute_loss` applies, for a custom `train_step` that
+        wants to see or log them (the loss itself comes from
+        `self.compute_loss`, the metrics from `self.compute_metrics`).
+
+        Args:
+            y: labels of the batch.
+            y_pred: the model's predictions for the batch.
+            sample_weight: the batch's sample weights, or `None`.
+            training: whether the weights are for training (else evaluation).
+
+        Returns:
+            Weights in the structure of `y_pred`: per output a tensor of the
+            shape of its per-element losses, or `None` where no weights apply.
+
+        Raises:
+            ValueError: before the model has seen data in `fit`/`evaluate`.
+        """
+        loss = self._weighted_loss
+        if loss is None or loss.routes is None:
+            raise ValueError(
+                "compute_sample_weight() needs the routes of the compiled loss, "
+                "which `fit`, `evaluate` or `train_on_batch` set from the data."
             )
-        state.specs, state.spec_key, state.output_names = specs, key, names
-        state.train_tables = state.eval_tables = None
-        return specs
+        return loss.element_weights_for(y, y_pred, sample_weight, training=training)
 
-    def _prepare(self, source):
-        """Builds the output specs from a batch of `source`; returns a checker."""
-        state = self._weighting
+    @property
+    def metrics(self):
+        metrics = super().metrics
+        loss = self._weighted_loss
+        if loss is not None and loss.has_tables:
+            metrics = metrics + [loss.table_store]
+        return metrics
+
+    # ---------------------------------------------------------------- routing
+
+    def _route(self, source):
+        """Routes a data source's labels to the compiled losses; returns a checker.
+
+        A symbolic pass of `compute_loss` over a batch's shapes (overrides
+        included) builds Keras's `CompileLoss` and records, for every loss,
+        which labels, predictions and sample weights reach it.
+        """
+        loss = self._weighted_loss
         x, y, sw = source.spec_batch()
-        x_sym, y_sym, sw_sym = keras.tree.map_structure(_symbolic, (x, y, sw))
-        # Same input, label and sample-weight signature as last time: the specs
-        # still hold, and a symbolic pass through the model (milliseconds) is
-        # saved.
+        if loss is None or y is None:
+            return None
+        x, y, sw = keras.tree.map_structure(_symbolic, (x, y, sw))
         data_key = repr(keras.tree.map_structure(
-            lambda t: None if t is None else (t.shape, t.dtype), (x_sym, y_sym, sw_sym)
+            lambda t: None if t is None else (t.shape, t.dtype), (x, y, sw)
         ))
-        if state.specs is None or state.data_key != data_key:
-            y_pred = keras_backend.compute_output_spec(self, x_sym, training=False)
-            self._build_specs(y_sym, y_pred)
-            if state.data_key is not None:
-                # A new signature: trace anew rather than let the traced step
-                # relax to shapes of unknown rank, which the weighting needs.
-                self.train_function = self.test_function = None
-            state.data_key = data_key
-        return LabelChecker(state.specs)
+        if loss.routes is not None and data_key == self._data_key:
+            return LabelChecker(loss.specs, loss.routes)
+
+        recorded = []
+
+        def probe(x, y, sample_weight):
+            y_pred = self(x, training=False) if self._call_has_training_arg else self(x)
+            with loss.recording(y, y_pred, sample_weight) as recording:
+                value = self._compute_loss(
+                    x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False
+                )
+            recorded.append(recording)
+            return keras.ops.zeros(()) if value is None else value
+
+        compute_output_spec(probe, x, y, sw)
+        recording = recorded[-1]
+        changed = loss.set_routes(recording)
+        if changed or (self._data_key is not None and data_key != self._data_key):
+            # A new signature: trace anew rather than let the traced step
+            # relax to shapes of unknown rank, which the weighting needs.
+            self.train_function = self.test_function = None
+        self._data_key = data_key
+        return LabelChecker(loss.specs, loss.routes)
+
+    def _admit(self, x, y, sample_weight, *, class_weight, training, validation_split=0.0):
+        """The door of fit/evaluate/train_on_batch/test_on_batch.
+
+        Routes and checks the data, resolves the class-weight tables and sets
+        them for this call. Returns `(x, y, sample_weight, checker)` with the
+        data wrapped for checking where it streams.
+        """
+        source = DataSource(x, y, sample_weight)
+        if validation_split and source.kind != "arrays":
+            raise ValueError(
+                "`validation_split` is only supported for array inputs. "
+                f"Received x of type {type(x).__name__}."
+            )
+        if source.kind == "arrays":
+            _check_output_keys(self, y, sample_weight)
+        checker = self._route(source)
+        x, y, sample_weight = source.checked(checker)
+        options = self._weighting_options
+        if training:
+            if class_weight is None:
+                class_weight = options["class_weight"]
+            tables = self._resolve_tables(class_weight, source, checker, validation_split)
+            self._fit_tables = tables
+            self._set_tables(train=tables,
+                             evaluation=tables if options["validation_class_weight"] else None)
+        else:
+            self._set_tables(train=self._fit_tables,
+                             evaluation=self._eval_tables_for(class_weight, source, checker))
+        return x, y, sample_weight, checker
 
     def _resolve_tables(self, class_weight, source, checker, validation_split=0.0):
-        """One NumPy table (or None) per output for a `class_weight` argument."""
-        state = self._weighting
-        per_output = split_class_weight(class_weight, state.output_names)
-        tables = [None] * len(state.specs)
+        """One NumPy table (or None) per flat loss for a `class_weight` argument."""
+        loss = self._weighted_loss
+        if class_weight is None:
+            return None
+        if loss is None or checker is None:
+            raise ValueError(
+                "class_weight needs a compiled loss and labels to weight: compile "
+                "the model with a `loss` and pass `y`. Received loss="
+                f"{getattr(self, 'loss', None)!r}."
+            )
+        targets = list(dict.fromkeys(loss.target_names))
+        per_target = dict(zip(targets, split_class_weight(class_weight, targets)))
+        tables = [None] * len(loss.specs)
         counters = {}
-        for i, (spec, value) in enumerate(zip(state.specs, per_output)):
+        for i, (name, spec) in enumerate(zip(loss.target_names, loss.specs)):
+            value = per_target[name]
             if value is None:
                 continue
-            if spec.label_mode is None:
-                loss_name = getattr(spec.loss, "name", None)
+            if spec is None:
                 raise ValueError(
-                    f"Output '{spec.name}': class weights need to know how labels "
-                    f"map to classes, and loss {loss_name!r} does not say. Pass "
-                    f"label_mode={{'{spec.name}': 'sparse' | 'categorical' | "
-                    f"'binary' | 'multilabel'}} to compile()."
+                    f"Output '{name}': class weights cannot be routed to this "
+                    f"output's loss: its labels are not part of `y` as given (a "
+                    f"`compute_loss` override that changes them?). Weight it with "
+                    f"`sample_weight`, or pass its labels in `y`."
+                )
+            if spec.label_mode is None:
+                raise ValueError(
+                    f"Output '{name}': class weights need to know how labels "
+                    f"map to classes, and loss {loss.flat_losses[i].name!r} does "
+                    f"not say. Pass label_mode={{'{name}': 'sparse' | "
+                    f"'categorical' | 'binary' | 'multilabel'}} to compile()."
+                )
+            if loss.routes[i].y_index is None and spec.label_mode == "sparse":
+                raise ValueError(
+                    f"Output '{name}': its labels are computed inside "
+                    f"`compute_loss`, so they cannot be checked against the "
+                    f"{spec.num_classes} classes before the step; sparse class "
+                    f"weights need checked labels. Pass the labels in `y`."
                 )
             if is_strategy(value):
-                check_strategy(value, spec.name)
-                counters[i] = LabelCounts(spec.label_mode, spec.num_classes, name=spec.name)
+                check_strategy(value, name)
+                counters[i] = LabelCounts(spec.label_mode, spec.num_classes, name=name,
+                                          ignore_class=spec.ignore_class)
             else:
                 tables[i] = table_from_weights(value, spec)
         if counters:
             for y, sw in source.label_batches(validation_split):
                 checker(y, sw)
-                labels, weights = checker.flatten(y, sw)
+                per_loss = checker.per_loss(y, sw)
                 for i, counter in counters.items():
-                    counter.update(labels[i], weights[i])
+                    _, labels, weights = per_loss[i]
+                    counter.update(labels, weights)
             for i, counter in counters.items():
-                tables[i] = table_from_strategy(per_output[i], counter.counts, state.specs[i])
+                tables[i] = table_from_strategy(per_target[loss.target_names[i]], counter.counts,
+                                                loss.specs[i])
         return tables
 
+    def _eval_tables_for(self, class_weight, source, checker):
+        loss = self._weighted_loss
+        if class_weight is not None:
+            return self._resolve_tables(class_weight, source, checker)
+        if not self._weighting_options["validation_class_weight"] or loss is None:
+            return None
+        if self._fit_tables is not None and len(self._fit_tables) == len(loss.specs or []):
+            return self._fit_tables
+        return self._resolve_tables(self._weighting_options["class_weight"], source, checker)
+
     def _set_tables(self, train=None, evaluation=None):
-        state = self._weighting
-        before = (
-            None if state.train_tables is None else [t is None for t in state.train_tables],
-            None if state.eval_tables is None else [t is None for t in state.eval_tables],
-        )
-        n = len(state.specs)
-        state.train_tables = state.tables("train", train or [None] * n)
-        state.eval_tables = state.tables("eval", evaluation or [None] * n)
-        after = ([t is None for t in state.train_tables], [t is None for t in state.eval_tables])
-        if before != after:
+        loss = self._weighted_loss
+        if loss is None or loss.specs is None:
+            return
+        n = len(loss.specs)
+        if train is not None and len(train) != n:
+            train = None  # tables of another routing (a loaded model's, say)
+        changed = loss.assign_tables("train", train or [None] * n)
+        changed = loss.assign_tables("eval", evaluation or [None] * n) or changed
+        if changed:
             # Which outputs carry tables is part of the traced step: retrace.
-            self.train_function = None
-            self.test_function = None
+            self.train_function = self.test_function = None
 
     # ------------------------------------------------- class-weight tables
 
     @property
     def default_class_weight(self):
         """The class weights every `fit` uses unless it passes its own (see `compile`)."""
-        return self._weighting.class_weight
+        return self._weighting_options["class_weight"]
 
     def set_class_weight(self, class_weight):
         """Sets the model's default class weights, as `compile(class_weight=...)` does.
@@ -479,25 +513,29 @@ class WeightedModel(step_class(), keras.Model):
             class_weight: any form `fit` accepts, or `None`.
 
         Raises:
-            ValueError: an unknown strategy name.
+            ValueError: an unknown strategy name, or a model not compiled.
         """
         if not self.compiled:
             raise ValueError("Call `compile()` before `set_class_weight()`.")
         if is_strategy(class_weight):
             check_strategy(class_weight, "all outputs")
-        self._weighting.class_weight = class_weight
-        self._compile_config.config["class_weight"] = class_weight
-
+        self._weighting_options["class_weight"] = class_weight
 
     @property
     def class_weight_tables(self):
         """The class-weight tables of the last `fit`, one per output, or `None`.
 
-        A list in output order of NumPy tables (see `weighted_models.strategies`
-        for their shapes), `None` for outputs trained without class weights.
+        A list in output order (the order of the `<output>_loss` logs) of
+        NumPy tables (see `weighted_models.strategies` for their shapes),
+        `None` for outputs trained without class weights.
         """
-        tables = self._weighting.fit_tables
-        return None if tables is None else [None if t is None else np.array(t) for t in tables]
+        loss, tables = self._weighted_loss, self._fit_tables
+        if tables is None or loss is None or loss.target_names is None:
+            return None
+        first = {}
+        for name, table in zip(loss.target_names, tables):
+            first.setdefault(name, table)
+        return [None if t is None else np.array(t) for t in first.values()]
 
     def assign_class_weight_tables(self, tables):
         """Sets the class weights in force for training, without retracing the step.
@@ -515,166 +553,46 @@ class WeightedModel(step_class(), keras.Model):
             ValueError: before any `fit`, for an output that has no class
                 weights in this `fit`, or a table of the wrong shape.
         """
-        state = self._weighting
-        if state.train_tables is None:
+        loss = self._weighted_loss
+        if loss is None or loss.train_tables is None or self._fit_tables is None:
             raise ValueError("Class-weight tables exist once `fit` has started.")
-        for spec, variable, value in zip(
-            state.specs, state.train_tables,
-            flatten_by_output(tables, state.output_names, what="tables"),
-        ):
+        targets = list(dict.fromkeys(loss.target_names))
+        if isinstance(tables, dict):
+            unknown = [k for k in tables if k not in targets]
+            if unknown:
+                raise ValueError(
+                    f"`tables` has keys {unknown} that are not output names of "
+                    f"this model. Expected keys among {targets}."
+                )
+            by_name = tables
+        else:
+            tables = list(tables)
+            if len(tables) != len(targets):
+                raise ValueError(
+                    f"`tables` given as a list must have one entry per output "
+                    f"({len(targets)}: {targets}). Received {len(tables)} entries."
+                )
+            by_name = dict(zip(targets, tables))
+        for name, spec, variable in zip(loss.target_names, loss.specs, loss.train_tables):
+            value = by_name.get(name)
             if value is None:
                 continue
             if variable is None:
                 raise ValueError(
-                    f"Output '{spec.name}' has no class weights in this fit, so "
+                    f"Output '{name}' has no class weights in this fit, so "
                     f"they cannot be scheduled. Give it class weights in `fit` or "
                     f"`compile` (a schedule then moves them from uniform)."
                 )
             value = np.asarray(value, dtype="float32")
             if value.shape != spec.table_shape or not np.all(np.isfinite(value)) or np.any(value < 0):
                 raise ValueError(
-                    f"Output '{spec.name}': expected a table of shape "
+                    f"Output '{name}': expected a table of shape "
                     f"{spec.table_shape} with finite weights >= 0. Received "
                     f"shape {value.shape}: {value.ravel()[:5].tolist()}."
                 )
             variable.assign(value)
 
-    # ------------------------------------------------------ in-step helpers
-
-    def compute_sample_weight(self, y, y_pred, sample_weight=None, training=True):
-        """Per-output weights for a batch: class weights times sample weights.
-
-        Call it in a custom `train_step` to weight the loss the way
-        WeightedModel does. Class weights come from the tables of the running
-        `fit` (when `training`) or of validation/`evaluate` (otherwise).
-
-        Args:
-            y: labels of the batch (one array, a list or a dict by output).
-            y_pred: the model's predictions for the batch.
-            sample_weight: the batch's sample weights (`(B,)`, `(B, T)`, or
-                per output), or `None`.
-            training: whether the weights are for training.
-
-        Returns:
-            Weights in the structure of `y_pred`: for each output a tensor of
-            the shape of its per-element losses, or `None` where no weights
-            apply.
-
-        Raises:
-            ValueError: sample weights that do not fit an output.
-        """
-        state = self._weighting
-        specs = self._specs_for(y, y_pred)
-        names = state.output_names
-        tables = state.train_tables if training else state.eval_tables
-        tables = tables or [None] * len(specs)
-        labels = flatten_by_output(y, names, what="y")
-        preds = flatten_predictions(y_pred, names)
-        weights = flatten_by_output(sample_weight, names, what="sample_weight", broadcast=True)
-        out = []
-        for spec, y_t, y_p, sw, table in zip(specs, labels, preds, weights, tables):
-            if y_t is None or (table is None and sw is None):
-                out.append(None)
-                continue
-            dtype = spec.loss.dtype if spec.loss is not None else "float32"
-            out.append(
-                element_weights(
-                    y_t, table=table, sample_weight=sw, label_mode=spec.label_mode,
-                    pred_rank=spec.pred_rank, weight_shape=spec.weight_shape(y_p.shape),
-                    name=spec.name, dtype=dtype,
-                )
-            )
-        return pack_like(out, y_pred, names)
-
-    def compute_weighted_loss(self, y, y_pred, sample_weight=None):
-        """The total weighted loss of a batch, regularisation losses included.
-
-        Also updates the per-output loss trackers (`<output>_loss` logs),
-        weighted by the dynamic batch size so that a partial last batch
-        counts for what it holds.
-
-        Args:
-            y: labels of the batch.
-            y_pred: the model's predictions.
-            sample_weight: per-element weights as returned by
-                `compute_sample_weight`, or `None`.
-
-        Returns:
-            A scalar tensor.
-
-        Raises:
-            ValueError: when there is no loss to compute.
-        """
-        state = self._weighting
-        specs = self._specs_for(y, y_pred)
-        names = state.output_names
-        labels = flatten_by_output(y, names, what="y")
-        preds = flatten_predictions(y_pred, names)
-        weights = flatten_by_output(sample_weight, names, what="sample_weight", broadcast=True)
-        losses = []
-        for spec, y_t, y_p, w in zip(specs, labels, preds, weights):
-            if spec.loss is None:
-                continue
-            values, mask = per_element_loss(spec.loss, y_t, y_p, label_mode=spec.label_mode)
-            value = reduce_weighted_loss(
-                values, w, mask, reduction=loss_reduction(spec.loss, state.reduction)
-            )
-            tracker = state.trackers.get(spec.name)
-            if tracker is not None:
-                tracker.update_state(
-                    unscale_loss_for_distribution(value), sample_weight=ops.shape(y_p)[0]
-                )
-            if spec.loss_weight is not None:
-                value = value * spec.loss_weight
-            losses.append(value)
-        total = [sum(losses[1:], losses[0])] if losses else []
-        total += [self._aggregate_additional_loss(loss) for loss in self.losses]
-        if not total:
-            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
-        return total[0] if len(total) == 1 else ops.sum(total)
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Keras's `compute_loss`, weighted: `compute_weighted_loss` of `compute_sample_weight`."""
-        del x
-        # Keras's JAX and PyTorch steps then call `compute_metrics` with the raw
-        # sample weights; it needs to know which tables this step uses.
-        self._weighting.step_training = training
-        weights = self.compute_sample_weight(y, y_pred, sample_weight, training=training)
-        return self.compute_weighted_loss(y, y_pred, weights)
-
-    def metric_sample_weight(self, sample_weight):
-        """Per-output weights for `weighted_metrics`, from `compute_sample_weight`.
-
-        Metrics score one value per sample (or timestep), so the per-label
-        weights of `multilabel` outputs are averaged over the label axis.
-        """
-        state = self._weighting
-        names = state.output_names
-        flat = flatten_by_output(sample_weight, names, what="sample_weight", broadcast=True)
-        if all(w is None for w in flat):
-            return None
-        out = []
-        for spec, w in zip(state.specs, flat):
-            if w is not None and spec.label_mode == "multilabel":
-                w = ops.mean(w, axis=-1)
-            out.append(w)
-        return pack_like(out, sample_weight, names)
-
-    @property
-    def metrics(self):
-        metrics = super().metrics
-        state = getattr(self, "_weighting", None)
-        if state is None:
-            return metrics
-        # Keras's order: loss, compiled metrics, per-output losses, the rest.
-        at = 1 + (self._compile_metrics is not None) if self.compiled else 0
-        ours = list(state.trackers.values()) + ([state.store] if state.variables else [])
-        return metrics[:at] + ours + metrics[at:]
-
     # ------------------------------------------------------------ front door
-
-    def _class_weight_or_default(self, class_weight):
-        return self._weighting.class_weight if class_weight is None else class_weight
 
     def fit(
         self,
@@ -718,20 +636,9 @@ class WeightedModel(step_class(), keras.Model):
                 a strategy that cannot see the labels.
         """
         self._assert_compile_called("fit")
-        source = DataSource(x, y, sample_weight)
-        if validation_split and source.kind != "arrays":
-            raise ValueError(
-                "`validation_split` is only supported for array inputs. "
-                f"Received x of type {type(x).__name__}."
-            )
-        checker = self._prepare(source)
-        x, y, sample_weight = source.checked(checker)
-        tables = self._resolve_tables(
-            self._class_weight_or_default(class_weight), source, checker, validation_split
-        )
-        self._weighting.fit_tables = tables
-        self._set_tables(
-            train=tables, evaluation=tables if self._weighting.validation_class_weight else None
+        x, y, sample_weight, checker = self._admit(
+            x, y, sample_weight, class_weight=class_weight, training=True,
+            validation_split=validation_split,
         )
         validation_data = checked_validation_data(validation_data, checker)
         with label_errors_as_value_errors():
@@ -743,16 +650,6 @@ class WeightedModel(step_class(), keras.Model):
                 steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
                 validation_batch_size=validation_batch_size, validation_freq=validation_freq,
             )
-
-    def _eval_tables_for(self, class_weight, source, checker):
-        state = self._weighting
-        if class_weight is not None:
-            return self._resolve_tables(class_weight, source, checker)
-        if not state.validation_class_weight:
-            return None
-        if state.fit_tables is not None and len(state.fit_tables) == len(state.specs):
-            return state.fit_tables
-        return self._resolve_tables(state.class_weight, source, checker)
 
     def evaluate(
         self,
@@ -783,21 +680,12 @@ class WeightedModel(step_class(), keras.Model):
         Raises:
             ValueError: as in `fit`.
         """
-        if kwargs.get("_use_cached_eval_dataset"):
-            # The validation pass of `fit`: data and tables were set by `fit`.
-            return super().evaluate(
-                x=x, y=y, batch_size=batch_size, verbose=verbose,
-                sample_weight=sample_weight, steps=steps, callbacks=callbacks,
-                return_dict=return_dict, **kwargs,
+        if not kwargs.get("_use_cached_eval_dataset"):
+            # (The validation pass of `fit` was admitted by `fit`.)
+            self._assert_compile_called("evaluate")
+            x, y, sample_weight, _ = self._admit(
+                x, y, sample_weight, class_weight=class_weight, training=False
             )
-        self._assert_compile_called("evaluate")
-        source = DataSource(x, y, sample_weight)
-        checker = self._prepare(source)
-        x, y, sample_weight = source.checked(checker)
-        self._set_tables(
-            train=self._weighting.fit_tables,
-            evaluation=self._eval_tables_for(class_weight, source, checker),
-        )
         with label_errors_as_value_errors():
             return super().evaluate(
                 x=x, y=y, batch_size=batch_size, verbose=verbose,
@@ -808,27 +696,38 @@ class WeightedModel(step_class(), keras.Model):
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """As `keras.Model.train_on_batch`, with weights applied in the step."""
         self._assert_compile_called("train_on_batch")
-        source = DataSource(x, y, sample_weight)
-        checker = self._prepare(source)
-        x, y, sample_weight = source.checked(checker)
-        tables = self._resolve_tables(self._class_weight_or_default(class_weight), source, checker)
-        self._weighting.fit_tables = tables
-        self._set_tables(
-            train=tables, evaluation=tables if self._weighting.validation_class_weight else None
+        x, y, sample_weight, _ = self._admit(
+            x, y, sample_weight, class_weight=class_weight, training=True
         )
         return super().train_on_batch(x, y, sample_weight=sample_weight, return_dict=return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """As `keras.Model.test_on_batch`, optionally class-weighted (see `evaluate`)."""
         self._assert_compile_called("test_on_batch")
-        source = DataSource(x, y, sample_weight)
-        checker = self._prepare(source)
-        x, y, sample_weight = source.checked(checker)
-        self._set_tables(
-            train=self._weighting.fit_tables,
-            evaluation=self._eval_tables_for(class_weight, source, checker),
+        x, y, sample_weight, _ = self._admit(
+            x, y, sample_weight, class_weight=class_weight, training=False
         )
         return super().test_on_batch(x, y, sample_weight=sample_weight, return_dict=return_dict)
+
+
+_DEFAULT_OPTIONS = dict(class_weight=None, label_mode=None, reduction="auto",
+                        validation_class_weight=False)
+
+
+def _check_output_keys(model, y, sample_weight):
+    """Labels and sample weights keyed by names that are no output: an error."""
+    names = list(getattr(model, "output_names", None) or [])
+    if not names:
+        return
+    for what, value in (("y", y), ("sample_weight", sample_weight)):
+        if isinstance(value, dict):
+            unknown = [k for k in value if k not in names]
+            if unknown:
+                raise ValueError(
+                    f"`{what}` has keys {unknown} that are not output names of "
+                    f"this model. Expected keys among {names}. Received: {what} "
+                    f"keys={list(value)}"
+                )
 
 
 @keras.saving.register_keras_serializable(package="weighted_models")

@@ -1,17 +1,17 @@
-"""Per-output configuration: which loss, label mode and classes each output has.
+"""Per-output configuration: which label mode and classes each output has.
 
-A model has one or more outputs, each with a name (`model.output_names`).
-Everything WeightedModel is given per output (`loss`, `loss_weights`,
-`label_mode`, `class_weight`, `sample_weight`, `y`) may come as one value for a
-single-output model, a list in output order, or a dict keyed by output name.
-This module turns each of them into a flat list in output order, with errors
-that name the output or key at fault, and decides every output's label mode.
+Keras's `CompileLoss` decides which loss meets which output; for each such
+pair this module decides the label mode (how labels map to classes, and so how
+class weights are looked up) from the loss and the static shapes, and splits
+the per-output arguments WeightedModel takes (`class_weight`, `label_mode`)
+into one entry per output, with errors that name the output or key at fault.
 """
 
 import dataclasses
 
+import numbers
+
 import keras
-from keras.src.losses.losses import LossFunctionWrapper
 import numpy as np
 
 LABEL_MODES = ("sparse", "categorical", "binary", "multilabel")
@@ -39,23 +39,22 @@ class OutputSpec:
     """What WeightedModel knows about one output.
 
     Attributes:
-        name: the output's name (`model.output_names[i]`).
-        loss: the `keras.losses.Loss` of this output, or `None` (no loss).
-        loss_weight: the output's scalar loss weight, or `None` (1.0).
+        name: the output's name (as Keras names its loss: `<name>_loss`).
         label_mode: one of `LABEL_MODES`, or `None` when the loss does not
             say how labels map to classes (regression, custom losses).
         num_classes: classes of a `sparse`/`categorical` output, 2 for
             `binary`, the number of labels for `multilabel`, else `None`.
         pred_rank: rank of the predictions, batch axis included. Ranks of 3
             and more carry time (or other) axes between batch and classes.
+        ignore_class: the label the loss masks out (Keras's `ignore_class`
+            of sparse cross-entropy), or `None`.
     """
 
     name: str
-    loss: object
-    loss_weight: object
     label_mode: object
     num_classes: object
     pred_rank: int
+    ignore_class: object = None
 
     @property
     def temporal(self):
@@ -140,22 +139,6 @@ def flatten_predictions(y_pred, output_names):
     return [y_pred]
 
 
-def resolve_loss(identifier):
-    """Returns a `keras.losses.Loss` for a loss identifier, or `None`."""
-    if identifier is None:
-        return None
-    loss = keras.losses.get(identifier)
-    if isinstance(loss, keras.losses.Loss):
-        return loss
-    if not callable(loss):
-        raise TypeError(
-            "Expected each loss to be a `keras.losses.Loss`, a loss function "
-            f"or a loss name. Received: loss={identifier!r}"
-        )
-    name = identifier if isinstance(identifier, str) else loss.__name__
-    return LossFunctionWrapper(loss, name=name)
-
-
 def _loss_kind(loss):
     """Which label convention a loss implies, or `None`.
 
@@ -166,9 +149,7 @@ def _loss_kind(loss):
     declared = getattr(loss, "label_mode", None)
     if declared is not None:
         return declared
-    candidates = [loss]
-    if isinstance(loss, LossFunctionWrapper):
-        candidates.append(getattr(loss, "fn", None))
+    candidates = [loss, getattr(loss, "fn", None)]
     for obj in candidates:
         for kind, known in (
             ("sparse", _SPARSE_LOSSES),
@@ -264,61 +245,51 @@ def detect_label_mode(name, loss, y_true_shape, y_pred_shape, override=None):
     return mode, int(num_classes)
 
 
-def build_output_specs(
-    output_names, y_true, y_pred, *, loss, loss_weights=None, label_mode=None
-):
-    """Builds one `OutputSpec` per output from symbolic labels and predictions.
+def _ignore_class(loss):
+    """The label a loss masks out, or `None` (Keras's sparse cross-entropy)."""
+    value = getattr(loss, "ignore_class", None)
+    if value is None:
+        value = (getattr(loss, "_fn_kwargs", None) or {}).get("ignore_class")
+    return None if value is None else int(value)
+
+
+def loss_spec(name, loss, y_true_shape, y_pred_shape, override=None):
+    """The `OutputSpec` of one loss applied to one output.
 
     Args:
-        output_names: the model's output names.
-        y_true: labels (any structure accepted by `flatten_by_output`) with
-            static shapes.
-        y_pred: the model's (symbolic) predictions.
-        loss: the `loss` given to `compile`.
-        loss_weights: the `loss_weights` given to `compile`.
-        label_mode: per-output label modes (a single mode, list or dict).
+        name: the output name.
+        loss: the `keras.losses.Loss` applied to it.
+        y_true_shape: static shape of its labels.
+        y_pred_shape: static shape of its predictions.
+        override: an explicit label mode, or `None` to detect it.
 
     Returns:
-        A list of `OutputSpec`, in output order.
+        An `OutputSpec`.
 
     Raises:
-        ValueError: labels missing for an output that has a loss, or any of
-            the errors of `detect_label_mode` and `flatten_by_output`.
+        ValueError: as `detect_label_mode`.
     """
-    names = list(output_names)
-    losses = flatten_by_output(loss, names, what="loss", broadcast=True)
-    weights = flatten_by_output(loss_weights, names, what="loss_weights", broadcast=False)
-    modes = flatten_by_output(label_mode, names, what="label_mode", broadcast=False)
-    labels = flatten_by_output(y_true, names, what="y")
-    preds = flatten_predictions(y_pred, names)
-    specs = []
-    for name, loss_id, weight, mode, y_t, y_p in zip(names, losses, weights, modes, labels, preds):
-        loss_obj = resolve_loss(loss_id)
-        if loss_obj is not None and y_t is None:
-            raise ValueError(
-                f"Output '{name}' has a loss but no labels were given for it. "
-                f"Received labels for outputs "
-                f"{[n for n, t in zip(names, labels) if t is not None]}."
-            )
-        if weight is not None and not np.isfinite(float(weight)):
-            raise ValueError(f"Output '{name}': loss weight must be finite. Received: {weight}")
-        if y_t is None:
-            found_mode, num_classes = None, None
-        else:
-            found_mode, num_classes = detect_label_mode(
-                name, loss_obj, y_t.shape, y_p.shape, override=mode
-            )
-        specs.append(
-            OutputSpec(
-                name=name,
-                loss=loss_obj,
-                loss_weight=None if weight is None else float(weight),
-                label_mode=found_mode,
-                num_classes=num_classes,
-                pred_rank=len(y_p.shape),
-            )
-        )
-    return specs
+    mode, num_classes = detect_label_mode(name, loss, y_true_shape, y_pred_shape, override)
+    return OutputSpec(
+        name=name, label_mode=mode, num_classes=num_classes, pred_rank=len(tuple(y_pred_shape)),
+        ignore_class=_ignore_class(loss) if mode == "sparse" else None,
+    )
+
+
+def class_index(key):
+    """A `class_weight` key as an int class index, or `None` if it is not one.
+
+    Integers and integral floats (`1.0`, what `dict(zip(np.unique(y), w))`
+    gives for float labels, which Keras accepts) are class indices; booleans,
+    fractions and strings are not.
+    """
+    if isinstance(key, (bool, np.bool_)):
+        return None
+    if isinstance(key, numbers.Integral):
+        return int(key)
+    if isinstance(key, numbers.Real) and float(key).is_integer():
+        return int(key)
+    return None
 
 
 def _is_number(value):
@@ -355,9 +326,7 @@ def split_class_weight(class_weight, output_names):
         keys = list(class_weight)
         if keys and all(isinstance(k, str) and k in names for k in keys):
             return [class_weight.get(name) for name in names]
-        integer_keys = all(
-            isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in keys
-        )
+        integer_keys = all(class_index(k) is not None for k in keys)
         if integer_keys and n == 1:
             return [class_weight]
         if integer_keys:

@@ -25,10 +25,10 @@ imbalance.) A class that never occurs has no finite weight: every strategy
 raises, as scikit-learn does.
 """
 
-import numbers
-
 import keras
 import numpy as np
+
+from weighted_models.outputs import class_index
 
 STRATEGIES = ("balanced", "sqrt", "effective_number")
 
@@ -45,10 +45,12 @@ class LabelCounts:
         num_classes: number of classes (labels for `multilabel`); for
             `sparse` labels `None` grows the counts to the largest label seen.
         name: the output name, for error messages.
+        ignore_class: a `sparse` label the loss masks out; not counted.
     """
 
-    def __init__(self, label_mode, num_classes=None, *, name="output"):
+    def __init__(self, label_mode, num_classes=None, *, name="output", ignore_class=None):
         self.label_mode = label_mode
+        self.ignore_class = ignore_class
         self.num_classes = 2 if label_mode == "binary" else num_classes
         self.name = name
         if label_mode == "multilabel":
@@ -72,6 +74,8 @@ class LabelCounts:
             labels = y.astype("int64")
             keep = self._keep(labels.shape, sample_weight)
             labels = labels.ravel() if keep is None else labels[keep]
+            if self.ignore_class is not None:
+                labels = labels[labels != self.ignore_class]
             if labels.size and labels.min() < 0:
                 raise ValueError(
                     f"Output '{self.name}': class indices must be >= 0. "
@@ -374,11 +378,13 @@ def table_from_weights(class_weight, spec):
     table = np.ones(spec.table_shape, dtype="float64")
     if isinstance(class_weight, dict):
         for key, value in class_weight.items():
-            if isinstance(key, bool) or not isinstance(key, numbers.Integral):
+            index = class_index(key)
+            if index is None:
                 raise TypeError(
                     f"Output '{name}': class_weight keys must be integer class "
                     f"indices. Received key {key!r} of type {type(key).__name__}."
                 )
+            key = index
             if not 0 <= key < n:
                 raise ValueError(
                     f"Output '{name}': class_weight key {key} is outside the "

@@ -24,7 +24,7 @@ axis is averaged):
 
 import keras
 from keras import ops
-from keras.src.losses.loss import scale_loss_for_distribution
+from weighted_models.keras_internals import get_keras_mask, scale_loss_for_distribution
 
 REDUCTIONS = ("auto", "sum_over_batch_size", "sum", "weighted_mean")
 
@@ -36,7 +36,8 @@ def _squeeze_class_axis(y_true, pred_rank):
     return y_true
 
 
-def lookup_class_weights(y_true, table, *, label_mode, pred_rank, dtype="float32"):
+def lookup_class_weights(y_true, table, *, label_mode, pred_rank, dtype="float32",
+                         ignore_class=None):
     """Per-element class weights of one output.
 
     Args:
@@ -47,6 +48,8 @@ def lookup_class_weights(y_true, table, *, label_mode, pred_rank, dtype="float32
             `"multilabel"`.
         pred_rank: rank of the output's predictions.
         dtype: dtype of the returned weights.
+        ignore_class: a `sparse` label that the loss masks out (Keras's
+            `ignore_class`); it weighs 0 here and is never looked up.
 
     Returns:
         A tensor of weights with the shape of the output's per-element losses.
@@ -65,7 +68,11 @@ def lookup_class_weights(y_true, table, *, label_mode, pred_rank, dtype="float32
         # the gather can never read outside the table (on GPU or under XLA an
         # out-of-range gather silently returns 0 or clamps instead of raising).
         labels = ops.cast(_squeeze_class_axis(y_true, pred_rank), "int32")
-        return _gather(table, labels)
+        if ignore_class is None:
+            return _gather(table, labels)
+        keep = ops.not_equal(labels, ignore_class)
+        weights = _gather(table, ops.where(keep, labels, ops.zeros_like(labels)))
+        return ops.where(keep, weights, ops.zeros_like(weights))
     y = ops.cast(y_true, dtype)
     if label_mode == "categorical":
         return ops.sum(y * table, axis=-1)
@@ -141,6 +148,7 @@ def element_weights(
     weight_shape,
     name="output",
     dtype="float32",
+    ignore_class=None,
 ):
     """Class weights times sample weights for one output, or `None`.
 
@@ -153,6 +161,7 @@ def element_weights(
         weight_shape: static shape of the output's per-element losses.
         name: the output name, for error messages.
         dtype: dtype of the weights.
+        ignore_class: a `sparse` label the loss masks out, or `None`.
 
     Returns:
         `None` when neither class nor sample weights apply; otherwise the
@@ -161,29 +170,32 @@ def element_weights(
     weights = None
     if table is not None:
         weights = lookup_class_weights(
-            y_true, table, label_mode=label_mode, pred_rank=pred_rank, dtype=dtype
+            y_true, table, label_mode=label_mode, pred_rank=pred_rank, dtype=dtype,
+            ignore_class=ignore_class,
         )
+        if len(weights.shape) != len(weight_shape):
+            raise ValueError(
+                f"Output '{name}': class weights of shape {tuple(weights.shape)} "
+                f"(one per label) do not fit the loss's per-element values of "
+                f"shape {tuple(weight_shape)}: the loss must reduce only the "
+                f"class axis."
+            )
     if sample_weight is not None:
         sample_weight = ops.cast(
             expand_sample_weight(sample_weight, weight_shape=weight_shape, name=name),
             dtype,
         )
         if weights is None:
-            shape = element_shape(y_true, label_mode=label_mode, pred_rank=pred_rank)
-            weights = ops.broadcast_to(sample_weight, shape)
+            weights = ops.broadcast_to(sample_weight, _dynamic_shape(weight_shape, y_true))
         else:
             weights = weights * sample_weight
     return weights
 
 
-def element_shape(y_true, *, label_mode, pred_rank):
-    """Shape of the per-element losses of an output, from its labels."""
-    shape = ops.shape(y_true)
-    if label_mode == "multilabel":
-        return shape
-    if len(y_true.shape) == pred_rank:
-        return shape[:-1] if pred_rank > 1 else shape
-    return shape
+def _dynamic_shape(weight_shape, y_true):
+    """`weight_shape` with its unknown (batch) axes read from the labels."""
+    dynamic = ops.shape(y_true)
+    return tuple(dynamic[i] if d is None else d for i, d in enumerate(weight_shape))
 
 
 def per_element_loss(loss, y_true, y_pred, *, label_mode=None):
@@ -204,14 +216,14 @@ def per_element_loss(loss, y_true, y_pred, *, label_mode=None):
         `(values, mask)`: the per-element losses in the loss's dtype and the
         Keras mask that applies to them (or `None`).
     """
-    mask = getattr(y_pred, "_keras_mask", None)
+    mask = get_keras_mask(y_pred)
     y_pred = ops.convert_to_tensor(y_pred, dtype=loss.dtype)
     y_true = ops.convert_to_tensor(y_true, dtype=loss.dtype)
     if label_mode == "multilabel":
         y_true = ops.expand_dims(y_true, axis=-1)
         y_pred = ops.expand_dims(y_pred, axis=-1)
     values = loss.call(y_true, y_pred)
-    out_mask = getattr(values, "_keras_mask", None)
+    out_mask = get_keras_mask(values)
     if mask is not None and out_mask is not None:
         mask = ops.logical_and(mask, out_mask)
     elif out_mask is not None:

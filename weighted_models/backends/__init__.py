@@ -1,23 +1,22 @@
-"""The per-backend gradient loop of WeightedModel.
+"""Per-backend adjustments to Keras's own training step.
 
-The weighting math is backend-neutral (`weighted_models.weighting`); only the
-step that takes gradients and applies them differs per backend, as in Keras.
+WeightedModel runs Keras's own `train_step`/`test_step` on every backend:
+the weights enter through `compute_loss` and `compute_metrics`, which every
+Keras step calls. Only TensorFlow needs more: two workarounds for Keras's
+step under `MultiWorkerMirroredStrategy`.
 """
 
 import keras
 
 
 def step_class():
-    """The class holding `train_step`/`test_step` for the active backend."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
+    """The mixin holding backend-specific step adjustments for the active backend."""
+    if keras.backend.backend() == "tensorflow":
         from weighted_models.backends.tensorflow import TensorFlowSteps
 
         return TensorFlowSteps
-    if backend in ("jax", "torch"):
-        from weighted_models.backends.keras_steps import KerasLoopSteps
+    return _KerasSteps
 
-        return KerasLoopSteps
-    from weighted_models.backends.unsupported import UnsupportedBackendSteps
 
-    return UnsupportedBackendSteps
+class _KerasSteps:
+    """Keras's own steps, unchanged (JAX, PyTorch and any other backend)."""
