@@ -717,6 +717,12 @@ _DEFAULT_OPTIONS = dict(class_weight=None, label_mode=None, reduction="auto",
 def _check_output_keys(model, y, sample_weight):
     """Labels and sample weights keyed by names that are no output: an error."""
     names = list(getattr(model, "output_names", None) or [])
+    try:
+        structure = model.output  # a functional model's (possibly nested) outputs
+    except (AttributeError, ValueError):
+        structure = None
+    if isinstance(structure, dict):
+        names += list(structure)
     if not names:
         return
     for what, value in (("y", y), ("sample_weight", sample_weight)):
