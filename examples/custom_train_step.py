@@ -1,11 +1,12 @@
-"""A subclass that writes its own train_step and reuses WeightedModel's helpers.
+"""A subclass that writes its own train_step, the Keras way, and keeps the weighting.
 
 Here the custom step adds gradient-norm clipping and logs the mean weight a
-batch carried, while class weights, sample weights and per-output losses are
-computed exactly as WeightedModel's own step computes them:
+batch carried. Class weights, sample weights and per-output losses enter
+through the same hooks Keras's own step calls, so nothing else changes:
 
-    weights = self.compute_sample_weight(y, y_pred, sample_weight)
-    loss = self.compute_weighted_loss(y, y_pred, weights)
+    loss = self.compute_loss(x, y, y_pred, sample_weight, training=True)
+    weights = self.compute_sample_weight(y, y_pred, sample_weight)  # to look at them
+    logs = self.compute_metrics(x, y, y_pred, sample_weight)
 
 Run: python examples/custom_train_step.py
 """
@@ -31,16 +32,16 @@ class ClippedWeightedModel(WeightedModel):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
             y_pred = self(x, training=True)
-            weights = self.compute_sample_weight(y, y_pred, sample_weight)
-            loss = self.compute_weighted_loss(y, y_pred, weights)
+            loss = self.compute_loss(x, y, y_pred, sample_weight, training=True)
             self._loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])
             scaled = self.optimizer.scale_loss(loss)  # correct under mixed precision
+        weights = self.compute_sample_weight(y, y_pred, sample_weight)
         gradients = tape.gradient(scaled, self.trainable_weights)
         gradients, _ = tf.clip_by_global_norm(gradients, self.clip_norm)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
         if weights is not None:
             self.mean_weight.update_state(weights)
-        return self.compute_metrics(x, y, y_pred, sample_weight=self.metric_sample_weight(weights))
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
 
 def main():

@@ -7,14 +7,17 @@ import tensorflow as tf
 
 from weighted_models import data as data_module
 from weighted_models.data import DataSource, InvalidLabelsError, LabelChecker
+from weighted_models.compile_loss import Route
 from weighted_models.outputs import OutputSpec
 
 
-def spec(name, mode, n):
-    return OutputSpec(name=name, loss=None, loss_weight=None, label_mode=mode, num_classes=n, pred_rank=2)
+def spec(name, mode, n, ignore_class=None):
+    return OutputSpec(name=name, label_mode=mode, num_classes=n, pred_rank=2, ignore_class=ignore_class)
 
 
-CHECKER = LabelChecker([spec("cls", "sparse", 3), spec("reg", None, None)])
+# Labels and sample weights as dicts {"cls", "reg"}: flattened in sorted key order.
+CHECKER = LabelChecker([spec("cls", "sparse", 3), spec("reg", None, None)],
+                       [Route(0, 0, 0), Route(1, 1, 1)])
 
 
 def test_checker_accepts_good_batches_and_ignores_regression_values():
@@ -50,6 +53,13 @@ def test_checker_reports_bad_labels_from_every_chunk(monkeypatch, dtype):
         CHECKER({"cls": labels.reshape(2, 11), "reg": np.zeros((2, 1))})
     shown = raised.value.args[0].split("Received labels ")[1].rstrip(".")
     assert shown == ", ".join(repr(v) for v in expected)
+
+
+def test_checker_accepts_the_ignored_class_and_nothing_else():
+    checker = LabelChecker([spec("cls", "sparse", 3, ignore_class=255)], [Route(0, 0, None)])
+    checker(np.array([0, 255, 2]))
+    with pytest.raises(InvalidLabelsError, match=r"or the ignored class 255. Received labels -1.0"):
+        checker(np.array([0, 255, -1]))
 
 
 def test_checker_names_the_output_of_a_bad_sample_weight():

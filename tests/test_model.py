@@ -394,18 +394,20 @@ def test_the_step_does_not_retrace_when_class_weights_change(rng_data):
 
 def test_custom_train_step_reuses_the_helpers(rng_data):
     x, y = rng_data["x"], rng_data["y3"]
+    seen = []
 
     class Custom(WeightedModel):
         def train_step(self, data):
+            # The Keras way: compute_loss and compute_metrics carry the weights.
             x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
             with tf.GradientTape() as tape:
                 y_pred = self(x, training=True)
-                weights = self.compute_sample_weight(y, y_pred, sample_weight)
-                loss = self.compute_weighted_loss(y, y_pred, weights)
+                loss = self.compute_loss(x, y, y_pred, sample_weight, training=True)
+            seen.append(self.compute_sample_weight(y, y_pred, sample_weight))
             grads = tape.gradient(loss, self.trainable_weights)
             self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
             self._loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])
-            return self.compute_metrics(x, y, y_pred, sample_weight=weights)
+            return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     model = Custom(reference_dense())
     reference = twin(model, reference_dense())
@@ -415,6 +417,7 @@ def test_custom_train_step_reuses_the_helpers(rng_data):
     hr = reference.fit(x, y, batch_size=16, epochs=2, sample_weight=per_sample(TABLE3, y),
                        shuffle=False, verbose=0)
     assert_history_close(h, hr)
+    assert seen and tuple(seen[0].shape)[-1:] in ((None,), (16,))
 
 
 def test_save_load_round_trip_and_training_continues_identically(rng_data, tmp_path):

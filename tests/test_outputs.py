@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from weighted_models.outputs import detect_label_mode, flatten_by_output, split_class_weight
+from weighted_models.outputs import class_index, detect_label_mode, loss_spec, split_class_weight
 
 NAMES = ["a", "b"]
 
@@ -24,9 +24,7 @@ NAMES = ["a", "b"]
     ],
 )
 def test_label_mode_from_loss_and_shapes(loss, y_shape, pred_shape, expected):
-    from weighted_models.outputs import resolve_loss
-
-    assert detect_label_mode("o", resolve_loss(loss), y_shape, pred_shape) == expected
+    assert detect_label_mode("o", keras.losses.get(loss), y_shape, pred_shape) == expected
 
 
 def test_label_mode_override_and_shape_errors():
@@ -37,14 +35,16 @@ def test_label_mode_override_and_shape_errors():
         detect_label_mode("o", None, (None, 3), (None, 3), override="binary")
 
 
-def test_flatten_by_output():
-    assert flatten_by_output({"b": 1}, NAMES, what="y") == [None, 1]
-    assert flatten_by_output(5, NAMES, what="sample_weight", broadcast=True) == [5, 5]
-    assert flatten_by_output((1, 2), NAMES, what="y") == [1, 2]
-    with pytest.raises(ValueError, match=r"This model has 2 outputs \['a', 'b'\]: pass `y` as a dict"):
-        flatten_by_output(np.zeros(3), NAMES, what="y")
-    with pytest.raises(ValueError, match=r"`loss` given as a list must have one entry per output"):
-        flatten_by_output(["mse"], NAMES, what="loss")
+def test_ignore_class_is_read_from_the_loss():
+    loss = keras.losses.SparseCategoricalCrossentropy(ignore_class=255)
+    assert loss_spec("o", loss, (None, 7), (None, 7, 3)).ignore_class == 255
+    assert loss_spec("o", keras.losses.get("sparse_categorical_crossentropy"), (None,), (None, 3)).ignore_class is None
+
+
+@pytest.mark.parametrize("key,expected", [(1, 1), (np.int64(2), 2), (1.0, 1), (np.float32(3.0), 3),
+                                          (0.5, None), (True, None), ("1", None)])
+def test_class_index_takes_integral_numbers_only(key, expected):
+    assert class_index(key) == expected
 
 
 def test_split_class_weight():
@@ -52,6 +52,7 @@ def test_split_class_weight():
     assert split_class_weight({"a": {0: 2.0}}, NAMES) == [{0: 2.0}, None]
     assert split_class_weight([None, [1.0, 2.0]], NAMES) == [None, [1.0, 2.0]]
     assert split_class_weight({0: 1.0, 1: 3.0}, ["only"]) == [{0: 1.0, 1: 3.0}]
+    assert split_class_weight({0.0: 1.0, 1.0: 3.0}, ["only"]) == [{0.0: 1.0, 1.0: 3.0}]
     assert split_class_weight(np.array([1.0, 3.0]), ["only"])[0].tolist() == [1.0, 3.0]
     with pytest.raises(ValueError, match=r"keys must be integer class indices .* Received keys \[0\] that are neither"):
         split_class_weight({"a": {0: 1.0}, 0: 1.0}, NAMES)

@@ -23,8 +23,7 @@ Y[:5] = np.arange(5)
 
 
 def spec(mode, n, pred_rank=2):
-    return OutputSpec(name="out", loss=None, loss_weight=None, label_mode=mode,
-                      num_classes=n, pred_rank=pred_rank)
+    return OutputSpec(name="out", label_mode=mode, num_classes=n, pred_rank=pred_rank)
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -191,6 +191,19 @@ class WeightedCompileLoss(CompileLoss):
                 for metric, entry in zip(self._metrics, self._flat_losses)
             ]
 
+    def targets(self, names=None):
+        """The distinct output names the flat losses weight, in output order.
+
+        Output order is `model.output_names` where every name is one of them
+        (Keras's order for "a list in output order"), else the order of the
+        flat losses.
+        """
+        names = list(dict.fromkeys(self.target_names if names is None else names))
+        order = self.output_names if isinstance(self.output_names, (list, tuple)) else []
+        if all(name in order for name in names):
+            names.sort(key=list(order).index)
+        return names
+
     @property
     def flat_losses(self):
         """The Keras losses of this model, one per (output, loss) pair."""
@@ -224,7 +237,7 @@ class WeightedCompileLoss(CompileLoss):
             routes.append(route)
             names.append(entry.name)
             specs.append(None if y_t is None else (entry.loss.loss, y_t, y_p))
-        modes = _per_target(self.label_mode, names, what="label_mode")
+        modes = _per_target(self.label_mode, names, self.targets(names), what="label_mode")
         specs = [
             None if s is None else loss_spec(name, s[0], s[1].shape, s[2].shape, override=mode)
             for name, s, mode in zip(names, specs, modes)
@@ -239,7 +252,8 @@ class WeightedCompileLoss(CompileLoss):
         if self._recording is None and self.specs is not None and self.specs[index] is not None:
             return self.specs[index]
         entry = self._flat_losses[index]
-        mode = _per_target(self.label_mode, [entry.name], what="label_mode")[0]
+        mode = _per_target(self.label_mode, [entry.name], self.targets([entry.name]),
+                           what="label_mode")[0]
         return loss_spec(entry.name, entry.loss.loss, y_true.shape, y_pred.shape, override=mode)
 
     # -------------------------------------------------------------- tables
@@ -291,6 +305,8 @@ class WeightedCompileLoss(CompileLoss):
             sw_index = None if sample_weight is None else _index_of(sample_weight, rec.sw)
             route = Route(_index_of(y_true, rec.y), _index_of(y_pred, rec.pred), sw_index)
             rec.found[index] = (route, y_true, y_pred)
+            if route.y_index is not None:
+                self._spec(index, y_true, y_pred)  # labels that do not fit: our message, first
         tables = self.train_tables if self.training else self.eval_tables
         table = tables[index] if tables and self._recording is None else None
         if table is None and sample_weight is None:
@@ -370,8 +386,11 @@ class WeightedCompileLoss(CompileLoss):
         raise NotImplementedError
 
 
-def _per_target(value, names, *, what):
-    """One entry of a per-output option for each flat loss (by target name)."""
+def _per_target(value, names, distinct, *, what):
+    """One entry of a per-output option for each flat loss (by target name).
+
+    `distinct` are the target names in output order, for list values.
+    """
     if value is None:
         return [None] * len(names)
     if isinstance(value, dict):
@@ -383,7 +402,6 @@ def _per_target(value, names, *, what):
             )
         return [value.get(name) for name in names]
     if isinstance(value, (list, tuple)):
-        distinct = list(dict.fromkeys(names))
         if len(value) != len(distinct):
             raise ValueError(
                 f"`{what}` given as a list must have one entry per output "

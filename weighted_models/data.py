@@ -209,14 +209,18 @@ def _checked_dataset(dataset, checker):
         x, y, sw = _unpack(batch)
         if y is None:
             return batch
-        flat = keras.tree.flatten((y, sw))
+        leaves = keras.tree.flatten((y, sw))
+        present = [i for i, leaf in enumerate(leaves) if leaf is not None]
 
         def run(*arrays):
-            y_np, sw_np = keras.tree.pack_sequence_as((y, sw), list(arrays))
+            found = list(leaves)
+            for i, array in zip(present, arrays):
+                found[i] = array
+            y_np, sw_np = keras.tree.pack_sequence_as((y, sw), found)
             checker(y_np, sw_np)
             return True
 
-        ok = tf.numpy_function(run, flat, tf.bool)
+        ok = tf.numpy_function(run, [leaves[i] for i in present], tf.bool)
         with tf.control_dependencies([ok]):
             y = tf.nest.map_structure(tf.identity, y)
         return (x, y) if sw is None else (x, y, sw)

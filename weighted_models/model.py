@@ -425,7 +425,7 @@ class WeightedModel(step_class(), keras.Model):
                 "the model with a `loss` and pass `y`. Received loss="
                 f"{getattr(self, 'loss', None)!r}."
             )
-        targets = list(dict.fromkeys(loss.target_names))
+        targets = loss.targets()
         per_target = dict(zip(targets, split_class_weight(class_weight, targets)))
         tables = [None] * len(loss.specs)
         counters = {}
@@ -535,7 +535,7 @@ class WeightedModel(step_class(), keras.Model):
         first = {}
         for name, table in zip(loss.target_names, tables):
             first.setdefault(name, table)
-        return [None if t is None else np.array(t) for t in first.values()]
+        return [None if first[n] is None else np.array(first[n]) for n in loss.targets()]
 
     def assign_class_weight_tables(self, tables):
         """Sets the class weights in force for training, without retracing the step.
@@ -556,7 +556,7 @@ class WeightedModel(step_class(), keras.Model):
         loss = self._weighted_loss
         if loss is None or loss.train_tables is None or self._fit_tables is None:
             raise ValueError("Class-weight tables exist once `fit` has started.")
-        targets = list(dict.fromkeys(loss.target_names))
+        targets = loss.targets()
         if isinstance(tables, dict):
             unknown = [k for k in tables if k not in targets]
             if unknown:

@@ -76,69 +76,6 @@ class OutputSpec:
         return pred_shape[:-1]
 
 
-def flatten_by_output(value, output_names, *, what, broadcast=False):
-    """Returns `value` as a list with one entry per output, in output order.
-
-    Args:
-        value: `None`, a single value, a list/tuple in output order, or a
-            dict keyed by output name.
-        output_names: the model's output names.
-        what: the argument's name, for error messages.
-        broadcast: whether a single value applies to every output of a
-            multi-output model (as Keras does for `sample_weight`).
-
-    Returns:
-        A list of `len(output_names)` entries (`None` where not given).
-
-    Raises:
-        ValueError: unknown output names, or a list of the wrong length.
-    """
-    n = len(output_names)
-    if value is None:
-        return [None] * n
-    if isinstance(value, dict):
-        unknown = [k for k in value if k not in output_names]
-        if unknown:
-            raise ValueError(
-                f"`{what}` has keys {unknown} that are not output names of "
-                f"this model. Expected keys among {list(output_names)}. "
-                f"Received: {what} keys={list(value)}"
-            )
-        return [value.get(name) for name in output_names]
-    if isinstance(value, (list, tuple)):
-        if len(value) != n:
-            raise ValueError(
-                f"`{what}` given as a list must have one entry per output "
-                f"({n}: {list(output_names)}). Received {len(value)} entries."
-            )
-        return list(value)
-    if n == 1 or broadcast:
-        return [value] * n
-    raise ValueError(
-        f"This model has {n} outputs {list(output_names)}: pass `{what}` as "
-        f"a dict keyed by output name or a list in output order. "
-        f"Received a single value of type {type(value).__name__}."
-    )
-
-
-def pack_like(flat, structure, output_names):
-    """Packs a flat per-output list into the structure of `structure`."""
-    if isinstance(structure, dict):
-        return dict(zip(output_names, flat))
-    if isinstance(structure, (list, tuple)):
-        return type(structure)(flat)
-    return flat[0]
-
-
-def flatten_predictions(y_pred, output_names):
-    """Returns the model's predictions as a list in output order."""
-    if isinstance(y_pred, dict):
-        return [y_pred[name] for name in output_names]
-    if isinstance(y_pred, (list, tuple)):
-        return list(y_pred)
-    return [y_pred]
-
-
 def _loss_kind(loss):
     """Which label convention a loss implies, or `None`.
 
