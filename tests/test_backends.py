@@ -8,6 +8,7 @@ weights of the three backends, from the same initial weights, must agree to
 float32 precision.
 """
 
+import importlib.util
 import os
 import pathlib
 import subprocess
@@ -25,6 +26,8 @@ def figures(tmp_path_factory):
     folder = tmp_path_factory.mktemp("backends")
     found = {}
     for backend in BACKENDS:
+        if importlib.util.find_spec(backend) is None:
+            continue  # an optional backend that is not installed
         out = folder / f"{backend}.npz"
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
         result = subprocess.run([sys.executable, str(SCRIPT), str(out)], env=env,
@@ -38,6 +41,8 @@ def figures(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_backends_agree_with_tensorflow(figures, backend):
+    if backend not in figures:
+        pytest.skip(f"{backend} is not installed")
     reference, other = figures["tensorflow"], figures[backend]
     assert set(reference) == set(other)
     for key in reference:

@@ -93,6 +93,7 @@ def test_throughput_quick_run_writes_records(throughput, tmp_path):
 def test_throughput_runs_on_jax_without_tensorflow(tmp_path):
     # The GPU machines have JAX and PyTorch but no TensorFlow: the script must
     # neither need it nor record it.
+    pytest.importorskip("jax")
     script = (
         "import sys; sys.modules['tensorflow'] = None; import runpy; "
         f"sys.argv = ['throughput.py', '--quick', '--part', 'matrix', '--only', "

@@ -281,3 +281,42 @@ def test_a_torch_dataloader_batch_with_a_bad_label_is_refused(data):
     model.compile("sgd", SCCE)
     with pytest.raises(ValueError, match=r"Output 'out': labels must be class indices in \[0, 3\).*Received labels 3"):
         model.fit(loader, verbose=0)
+
+
+def test_weights_on_a_scalar_loss(data):
+    x, y = data
+
+    def scalar_loss(y_true, y_pred):
+        return keras.ops.mean(keras.ops.square(keras.ops.cast(y_true, "float32") - y_pred[:, 0]))
+
+    model = single()
+    model.compile("sgd", scalar_loss)
+    model.fit(x, y, verbose=0)  # unweighted: trains, as in Keras
+    with pytest.raises(ValueError, match=r"Output 'out': loss 'scalar_loss' returns a scalar, so per-element "
+                                         r"class or sample weights cannot be applied"):
+        model.fit(x, y, sample_weight=np.ones(len(y)), verbose=0)
+
+
+def test_class_weights_on_labels_made_inside_compute_loss(data):
+    x, y = data
+
+    class Shifted(WeightedModel):
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            return super().compute_loss(x, y * 1, y_pred, sample_weight, training=training)
+
+    inputs = keras.Input((x.shape[1],))
+    model = Shifted(inputs, keras.layers.Dense(3, activation="softmax", name="out")(inputs))
+    model.compile("sgd", SCCE)
+    model.fit(x, y, verbose=0)  # no class weights: trains
+    with pytest.raises(ValueError, match=r"Output 'out': class weights cannot be routed to this output's loss"):
+        model.fit(x, y, class_weight={0: 1.0, 1: 2.0}, verbose=0)
+
+
+def test_a_strategy_on_an_infinite_dataset_fails_at_once_with_the_ways_out(data):
+    x, y = data
+    repeated = tf.data.Dataset.from_tensor_slices((x, y)).batch(8).repeat()
+    model = single()
+    model.compile("sgd", SCCE)
+    with pytest.raises(ValueError, match=r"this tf.data.Dataset repeats forever. Pass explicit class weights"):
+        model.fit(repeated, steps_per_epoch=2, class_weight="balanced", verbose=0)
+    model.fit(repeated, steps_per_epoch=2, class_weight={0: 1.0, 1: 2.0}, verbose=0)  # explicit: fine

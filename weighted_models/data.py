@@ -21,6 +21,7 @@ import copy
 import inspect
 import itertools
 import re
+import time
 
 import keras
 import numpy as np
@@ -271,6 +272,19 @@ def _per_output_sample_weight(y, sample_weight):
     return sample_weight
 
 
+def _with_progress(dataset, total, after_seconds=2.0):
+    """`(y, sample_weight)` of each batch; a progress bar once counting takes a while."""
+    started, bar = time.monotonic(), None
+    for i, batch in enumerate(dataset):
+        _, y, sw = _unpack(batch)
+        yield _as_numpy(y), _as_numpy(sw)
+        if bar is None and time.monotonic() - started > after_seconds:
+            bar = keras.utils.Progbar(total, unit_name="batch")
+            print("Counting labels for class_weight (one pass over the dataset)")
+        if bar is not None:
+            bar.update(i + 1)
+
+
 class DataSource:
     """The data given to `fit` or `evaluate`, whatever its kind.
 
@@ -340,9 +354,19 @@ class DataSource:
                     sw = keras.tree.map_structure(lambda a: np.asarray(a)[:split_at], sw)
             yield y, sw
         elif self.kind == "dataset":
-            for batch in self.x:
-                _, y, sw = _unpack(batch)
-                yield _as_numpy(y), _as_numpy(sw)
+            import tensorflow as tf
+
+            cardinality = int(self.x.cardinality())
+            if cardinality == tf.data.INFINITE_CARDINALITY:
+                raise ValueError(
+                    "A computed class_weight strategy (such as 'balanced') counts "
+                    "the training labels, but this tf.data.Dataset repeats forever. "
+                    "Pass explicit class weights (a dict or list), count a finite "
+                    "part with weighted_models.compute_class_weight(strategy, "
+                    "dataset.take(n)), or compute them from the labels with "
+                    "compute_class_weight(strategy, labels)."
+                )
+            yield from _with_progress(self.x, cardinality if cardinality >= 0 else None)
         elif self.kind == "dataloader":
             for batch in self.x:
                 _, y, sw = _unpack(batch)

@@ -433,12 +433,13 @@ class WeightedModel(step_class(), keras.Model):
             value = per_target[name]
             if value is None:
                 continue
-            if spec is None:
+            if spec is None or loss.routes[i].y_index is None:
                 raise ValueError(
                     f"Output '{name}': class weights cannot be routed to this "
-                    f"output's loss: its labels are not part of `y` as given (a "
-                    f"`compute_loss` override that changes them?). Weight it with "
-                    f"`sample_weight`, or pass its labels in `y`."
+                    f"output's loss: its labels are not a part of `y` as given (a "
+                    f"`compute_loss` override that computes them?), so they cannot "
+                    f"be checked before the step. Pass the labels in `y`, or weight "
+                    f"the output with `sample_weight`."
                 )
             if spec.label_mode is None:
                 raise ValueError(
@@ -446,13 +447,6 @@ class WeightedModel(step_class(), keras.Model):
                     f"map to classes, and loss {loss.flat_losses[i].name!r} does "
                     f"not say. Pass label_mode={{'{name}': 'sparse' | "
                     f"'categorical' | 'binary' | 'multilabel'}} to compile()."
-                )
-            if loss.routes[i].y_index is None and spec.label_mode == "sparse":
-                raise ValueError(
-                    f"Output '{name}': its labels are computed inside "
-                    f"`compute_loss`, so they cannot be checked against the "
-                    f"{spec.num_classes} classes before the step; sparse class "
-                    f"weights need checked labels. Pass the labels in `y`."
                 )
             if is_strategy(value):
                 check_strategy(value, name)
