@@ -93,6 +93,26 @@ def main(out):
     except InvalidLabelsError as error:
         assert "Output 'tags'" in str(error)
 
+    # The per-output weights are computed once per step (the loss's are
+    # reused by the weighted metrics): count them over an eager fit.
+    import weighted_models.compile_loss as compile_loss_module
+
+    calls = []
+    original = compile_loss_module.element_weights
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("name"))
+        return original(*args, **kwargs)
+
+    compile_loss_module.element_weights = counting
+    eager = build(WeightedModel)
+    eager.compile("adam", LOSSES, weighted_metrics={"flag": ["accuracy"]}, run_eagerly=True)
+    eager.fit(X, y, batch_size=16, epochs=1, class_weight={"flag": FLAG_TABLE.tolist()}, verbose=0)
+    compile_loss_module.element_weights = original
+    steps = -(-N // 16)
+    # One per step for the one weighted output; Keras's symbolic build may add one.
+    assert steps <= calls.count("flag") <= steps + 1, calls
+
     # Save and load.
     path = os.path.join(os.path.dirname(out), f"model_{keras.backend.backend()}.keras")
     model.save(path)

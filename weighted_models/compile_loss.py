@@ -339,18 +339,25 @@ class WeightedCompileLoss(CompileLoss):
         (averaged over the label axis for `multilabel` outputs, as metrics
         score one value per sample or timestep); the others keep the sample
         weights Keras would give them. Without any weighted output the sample
-        weights are returned untouched.
+        weights are returned untouched. The weights of this step's
+        `compute_loss` are reused; a `compute_metrics` without one (Keras's
+        symbolic build, a custom step) computes them from the routes.
         """
         step, self._step = self._step, None
-        if step is None or step.y is not y or step.sample_weight is not sample_weight:
+        if step is not None and step.y is y and step.sample_weight is sample_weight:
+            found = {}
+            for pred_index, weights, mode in step.weights.values():
+                if pred_index is not None and pred_index not in found:
+                    found[pred_index] = (weights, mode)
+        elif self.routes is not None:
+            found = self._flat_element_weights(y, y_pred, sample_weight, self.training)
+        else:
             return sample_weight
-        pred_leaves = keras.tree.flatten(y_pred)
-        found = {}
-        for pred_index, weights, mode in step.weights.values():
-            if pred_index is not None and pred_index not in found:
-                found[pred_index] = ops.mean(weights, axis=-1) if mode == "multilabel" else weights
         if not found:
             return sample_weight
+        found = {i: ops.mean(w, axis=-1) if mode == "multilabel" else w
+                 for i, (w, mode) in found.items()}
+        pred_leaves = keras.tree.flatten(y_pred)
         if len(pred_leaves) == 1:
             return found.get(0, sample_weight)
         raw = (keras.tree.flatten(sample_weight) if keras.tree.is_nested(sample_weight)
@@ -360,27 +367,34 @@ class WeightedCompileLoss(CompileLoss):
         flat = [found.get(i, raw[i]) for i in range(len(pred_leaves))]
         return keras.tree.pack_sequence_as(y_pred, flat)
 
-    def element_weights_for(self, y, y_pred, sample_weight=None, training=True):
-        """Per-output weights of a batch, in the structure of `y_pred` (see
-        `WeightedModel.compute_sample_weight`)."""
+    def _flat_element_weights(self, y, y_pred, sample_weight, training):
+        """`{pred leaf index: (weights, label mode)}` computed from the routes."""
         tables = (self.train_tables if training else self.eval_tables) or [None] * len(self.specs)
-        flat_y = keras.tree.flatten(y)
+        flat_y = keras.tree.flatten(y) if y is not None else []
         flat_pred = keras.tree.flatten(y_pred)
         flat_sw = [] if sample_weight is None else keras.tree.flatten(sample_weight)
-        out = [None] * len(flat_pred)
+        found = {}
         for spec, route, table in zip(self.specs, self.routes, tables):
-            if spec is None or route.pred_index is None or out[route.pred_index] is not None:
+            if (spec is None or route.pred_index is None or route.y_index is None
+                    or route.pred_index >= len(flat_pred) or route.pred_index in found):
                 continue
             sw = None if route.sw_index is None else flat_sw[route.sw_index]
             if table is None and sw is None:
                 continue
-            y_t, y_p = flat_y[route.y_index], flat_pred[route.pred_index]
-            out[route.pred_index] = element_weights(
-                y_t, table=table, sample_weight=sw, label_mode=spec.label_mode,
+            y_p = flat_pred[route.pred_index]
+            found[route.pred_index] = (element_weights(
+                flat_y[route.y_index], table=table, sample_weight=sw, label_mode=spec.label_mode,
                 pred_rank=spec.pred_rank, weight_shape=spec.weight_shape(y_p.shape),
                 name=spec.name, ignore_class=spec.ignore_class,
-            )
-        return keras.tree.pack_sequence_as(y_pred, out)
+            ), spec.label_mode)
+        return found
+
+    def element_weights_for(self, y, y_pred, sample_weight=None, training=True):
+        """Per-output weights of a batch, in the structure of `y_pred` (see
+        `WeightedModel.compute_sample_weight`)."""
+        found = self._flat_element_weights(y, y_pred, sample_weight, training)
+        flat = [found[i][0] if i in found else None for i in range(len(keras.tree.flatten(y_pred)))]
+        return keras.tree.pack_sequence_as(y_pred, flat)
 
     def get_config(self):
         raise NotImplementedError
