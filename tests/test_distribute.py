@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import pytest
+from conftest import requires_exact_keras_distribution
 
 SCRIPT = textwrap.dedent(
     """
@@ -56,6 +57,7 @@ SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.slow
+@requires_exact_keras_distribution
 def test_mirrored_strategy_on_two_cpus_matches_one_device():
     result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -11,6 +11,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from conftest import requires_exact_keras_distribution
 
 RUN = textwrap.dedent(
     """
@@ -69,6 +70,7 @@ def _port():
 
 
 @pytest.mark.slow
+@requires_exact_keras_distribution
 @pytest.mark.parametrize("reduction", ["auto", "weighted_mean"])
 def test_two_workers_train_like_one_device(tmp_path, reduction):
     script = tmp_path / "run.py"

@@ -116,10 +116,17 @@ class _FlatLoss:
         self.owner = owner
         self.index = index
         self.name = loss.name
-        self.batch_size = None
+        self._y_pred = None
+
+    @property
+    def batch_size(self):
+        """The dynamic batch size of the last call (read by its tracker only)."""
+        if self._y_pred is None:
+            return None
+        return ops.shape(keras.tree.flatten(self._y_pred)[0])[0]
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        self.batch_size = ops.shape(keras.tree.flatten(y_pred)[0])[0]
+        self._y_pred = y_pred
         return self.owner.flat_loss_value(self.index, y_true, y_pred, sample_weight)
 
 
