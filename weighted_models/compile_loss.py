@@ -28,7 +28,7 @@ import keras
 from keras import ops
 
 from weighted_models.keras_internals import CompileLoss
-from weighted_models.outputs import OutputSpec, loss_spec
+from weighted_models.outputs import OutputSpec, check_output_keys, loss_spec
 from weighted_models.weighting import (
     element_weights,
     loss_reduction,
@@ -415,12 +415,7 @@ def _per_target(value, names, distinct, *, what):
     if value is None:
         return [None] * len(names)
     if isinstance(value, dict):
-        unknown = [k for k in value if k not in names]
-        if unknown:
-            raise ValueError(
-                f"`{what}` has keys {unknown} that are not output names of this "
-                f"model. Expected keys among {sorted(set(names))}."
-            )
+        check_output_keys(value, distinct, what=what)
         return [value.get(name) for name in names]
     if isinstance(value, (list, tuple)):
         if len(value) != len(distinct):

@@ -18,7 +18,7 @@ from weighted_models.keras_internals import (
     compute_output_spec,
     functional_init_arguments,
 )
-from weighted_models.outputs import split_class_weight
+from weighted_models.outputs import check_output_keys, split_class_weight
 from weighted_models.strategies import (
     LabelCounts,
     check_strategy,
@@ -552,12 +552,7 @@ class WeightedModel(step_class(), keras.Model):
             raise ValueError("Class-weight tables exist once `fit` has started.")
         targets = loss.targets()
         if isinstance(tables, dict):
-            unknown = [k for k in tables if k not in targets]
-            if unknown:
-                raise ValueError(
-                    f"`tables` has keys {unknown} that are not output names of "
-                    f"this model. Expected keys among {targets}."
-                )
+            check_output_keys(tables, targets, what="tables")
             by_name = tables
         else:
             tables = list(tables)
@@ -719,15 +714,8 @@ def _check_output_keys(model, y, sample_weight):
         names += list(structure)
     if not names:
         return
-    for what, value in (("y", y), ("sample_weight", sample_weight)):
-        if isinstance(value, dict):
-            unknown = [k for k in value if k not in names]
-            if unknown:
-                raise ValueError(
-                    f"`{what}` has keys {unknown} that are not output names of "
-                    f"this model. Expected keys among {names}. Received: {what} "
-                    f"keys={list(value)}"
-                )
+    check_output_keys(y, names, what="y")
+    check_output_keys(sample_weight, names, what="sample_weight")
 
 
 @keras.saving.register_keras_serializable(package="weighted_models")

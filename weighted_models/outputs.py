@@ -76,6 +76,18 @@ class OutputSpec:
         return pred_shape[:-1]
 
 
+def check_output_keys(value, names, *, what):
+    """Raises `ValueError` if `value` is a dict with keys that are not in `names`."""
+    if isinstance(value, dict):
+        unknown = [k for k in value if k not in names]
+        if unknown:
+            raise ValueError(
+                f"`{what}` has keys {unknown} that are not output names of this "
+                f"model. Expected keys among {list(names)}. Received: {what} "
+                f"keys={list(value)}"
+            )
+
+
 def _loss_kind(loss):
     """Which label convention a loss implies, or `None`.
 
