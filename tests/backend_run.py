@@ -92,6 +92,22 @@ def main(out):
         raise AssertionError("out-of-range labels were accepted")
     except InvalidLabelsError as error:
         assert "Output 'tags'" in str(error)
+    # The same from a tf.data pipeline (its check is TensorFlow ops there),
+    # in fit and evaluate; the first batch is refused before any step, and
+    # the model is left as it was (Keras's JAX loop alone would leave it
+    # without variable values).
+    import tensorflow as tf
+
+    before = model.get_weights()
+    for run in (model.fit, model.evaluate):
+        try:
+            run(tf.data.Dataset.from_tensor_slices((X, bad)).batch(16), verbose=0)
+            raise AssertionError("out-of-range labels from tf.data were accepted")
+        except InvalidLabelsError as error:
+            assert str(error) == ("Output 'tags': labels must be class indices in [0, 3) (3 classes). "
+                                  "Received labels 3.0."), error
+        for a, b in zip(model.get_weights(), before):
+            np.testing.assert_array_equal(a, b)
 
     # The per-output weights are computed once per step (the loss's are
     # reused by the weighted metrics): count them over an eager fit.

@@ -1,14 +1,17 @@
-"""The door: every data source WeightedModel accepts, checked on the host.
+"""The door: every data source WeightedModel accepts, with its batches checked.
 
 `fit` and `evaluate` accept NumPy arrays and tensors, `tf.data.Dataset`
-(2- and 3-tuples), `keras.utils.PyDataset` and Python generators. This module
-gives all of them one interface:
+(2- and 3-tuples), `keras.utils.PyDataset`, Python generators and torch
+`DataLoader`s. This module gives all of them one interface:
 
 - `spec_batch()`: a batch (or the whole arrays) to read static shapes from;
 - `label_batches()`: the labels, batch by batch, for strategies such as
   `"balanced"` (a generator can be read only once, so it has none);
 - `checked(checker)`: the data with every batch of labels and sample weights
-  checked on the host before it reaches the training step.
+  checked before it reaches the training step: arrays once, PyDataset,
+  generator and DataLoader batches with vectorised NumPy as they are read,
+  `tf.data` pipelines with TensorFlow ops added to the pipeline (no Python
+  per batch, so the pipeline keeps its speed and stays serialisable).
 
 Labels are checked here, not in the step, because inside a compiled step an
 out-of-range label cannot raise: XLA drops assertions, a GPU gather returns
@@ -202,28 +205,99 @@ def _checked_generator(generator, checker):
         yield batch
 
 
-def _checked_dataset(dataset, checker):
+def _tf_describe(bad, limit=5):
+    """`_describe` in graph ops: the distinct bad values, sorted, as float64 reprs."""
     import tensorflow as tf
 
+    values = tf.sort(tf.unique(tf.cast(bad, tf.float64)).y)
+    shown = tf.strings.as_string(values[:limit], shortest=True)
+    # Python's float repr keeps ".0" on integral values ("3.0", not "3").
+    shown = tf.strings.regex_replace(shown, r"^(-?[0-9]+)$", r"\1.0")
+    more = tf.where(tf.size(values) > limit, ", ...", "")
+    return tf.strings.join([tf.strings.reduce_join(shown, separator=", "), more])
+
+
+def _tf_assert(is_bad, values, message):
+    """An op that fails the pipeline with `InvalidLabelsError` if `is_bad` anywhere.
+
+    The message (`message` + the bad values + ".") is only formatted when a
+    value is bad: a good batch costs one reduction.
+    """
+    import tensorflow as tf
+
+    def fail():
+        text = tf.strings.join(["InvalidLabelsError: ", message,
+                                _tf_describe(tf.boolean_mask(values, is_bad)), "."])
+        with tf.control_dependencies([tf.debugging.Assert(False, [text])]):
+            return tf.constant(False)
+
+    return tf.cond(tf.reduce_any(is_bad), fail, lambda: tf.constant(True))
+
+
+def _tf_checks(checker, y, sample_weight):
+    """The `LabelChecker`'s checks as TensorFlow ops: one assertion op per check."""
+    import tensorflow as tf
+
+    ops = []
+
+    def weight_check(name, w):
+        w = tf.reshape(tf.cast(w, tf.float64), [-1])
+        where = f"Output '{name}'" if name else "`sample_weight`"
+        ops.append(_tf_assert(~tf.math.is_finite(w) | (w < 0), w,
+                              f"{where}: sample weights must be finite and >= 0. Received "))
+
+    for spec, labels, sw in checker.per_loss(y, sample_weight):
+        if labels is not None and spec is not None and spec.label_mode is not None:
+            if not (labels.dtype.is_integer or labels.dtype.is_floating or labels.dtype.is_bool):
+                raise InvalidLabelsError(
+                    f"Output '{spec.name}': labels must be numeric. "
+                    f"Received dtype {labels.dtype.name}."
+                )
+            v = tf.reshape(tf.cast(labels, tf.float64), [-1])
+            if spec.label_mode == "sparse":
+                n, ignore = spec.num_classes, spec.ignore_class
+                bad = (v < 0) | (v >= n)
+                if labels.dtype.is_floating:
+                    bad = bad | ~tf.math.is_finite(v) | (v != tf.floor(v))
+                if ignore is not None:
+                    bad = bad & (v != ignore)
+                also = "" if ignore is None else f" or the ignored class {ignore}"
+                message = (f"Output '{spec.name}': labels must be class indices in "
+                           f"[0, {n}) ({n} classes){also}. Received labels ")
+            else:
+                bad = ~tf.math.is_finite(v) | (v < 0) | (v > 1)
+                message = (f"Output '{spec.name}': {spec.label_mode} labels must lie in "
+                           f"[0, 1]. Received labels ")
+            ops.append(_tf_assert(bad, v, message))
+        if sw is not None:
+            weight_check(spec.name if spec is not None else None, sw)
+    if sample_weight is not None:
+        for sw in keras.tree.flatten(sample_weight):
+            if sw is not None:
+                weight_check(None, sw)
+    return ops
+
+
+def _checked_dataset(dataset, checker):
+    """`dataset` with every batch checked by TensorFlow ops in the pipeline.
+
+    No Python runs per batch (no `numpy_function`): the pipeline keeps its
+    parallelism, releases the GIL and stays serialisable (tf.data service,
+    distributed input). A bad batch fails the iterator before the step sees it;
+    `label_errors_as_value_errors` turns that failure into `InvalidLabelsError`.
+    """
+    import tensorflow as tf
+
+    @tf.autograph.experimental.do_not_convert
     def check(*element):
         batch = element if len(element) > 1 else element[0]
         x, y, sw = _unpack(batch)
         if y is None:
             return batch
-        leaves = keras.tree.flatten((y, sw))
-        present = [i for i, leaf in enumerate(leaves) if leaf is not None]
-
-        def run(*arrays):
-            found = list(leaves)
-            for i, array in zip(present, arrays):
-                found[i] = array
-            y_np, sw_np = keras.tree.pack_sequence_as((y, sw), found)
-            checker(y_np, sw_np)
-            return True
-
-        ok = tf.numpy_function(run, [leaves[i] for i in present], tf.bool)
-        with tf.control_dependencies([ok]):
-            y = tf.nest.map_structure(tf.identity, y)
+        ops = _tf_checks(checker, y, sw)
+        if ops:
+            with tf.control_dependencies(ops):
+                y = tf.nest.map_structure(tf.identity, y)
         return (x, y) if sw is None else (x, y, sw)
 
     return dataset.map(check)
@@ -423,7 +497,8 @@ def checked_validation_data(validation_data, checker):
     return x
 
 
-_TF_LABEL_ERROR = re.compile(r"InvalidLabelsError: (.*?)(?:\n|$)")
+# A label error from a tf.data pipeline: the Assert's text, C-escaped, then "]".
+_TF_LABEL_ERROR = re.compile(r"InvalidLabelsError: (.*?)\]?(?:\n|$)")
 
 
 @contextlib.contextmanager
@@ -437,4 +512,5 @@ def label_errors_as_value_errors():
         match = _TF_LABEL_ERROR.search(str(error))
         if match is None:
             raise
-        raise InvalidLabelsError(match.group(1)) from None
+        message = match.group(1).replace("\\'", "'").replace('\\"', '"')
+        raise InvalidLabelsError(message) from None

@@ -2,8 +2,9 @@
 
 WeightedModel runs Keras's own `train_step`/`test_step` on every backend:
 the weights enter through `compute_loss` and `compute_metrics`, which every
-Keras step calls. Only TensorFlow needs more: two workarounds for Keras's
-step under `MultiWorkerMirroredStrategy`.
+Keras step calls. TensorFlow needs two workarounds for Keras's step under
+`MultiWorkerMirroredStrategy`; JAX one for the state an interrupted `fit`
+or `evaluate` leaves behind.
 """
 
 import keras
@@ -15,8 +16,12 @@ def step_class():
         from weighted_models.backends.tensorflow import TensorFlowSteps
 
         return TensorFlowSteps
+    if keras.backend.backend() == "jax":
+        from weighted_models.backends.jax import JaxSteps
+
+        return JaxSteps
     return _KerasSteps
 
 
 class _KerasSteps:
-    """Keras's own steps, unchanged (JAX, PyTorch and any other backend)."""
+    """Keras's own steps, unchanged (PyTorch and any other backend)."""
