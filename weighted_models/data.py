@@ -123,7 +123,16 @@ class LabelChecker:
 
     @staticmethod
     def check_sample_weight(name, sample_weight):
-        bad = _bad_values(np.asarray(sample_weight), lambda w: ~np.isfinite(w) | (w < 0))
+        sample_weight = np.asarray(sample_weight)
+        if not sample_weight.size:
+            return
+        if sample_weight.dtype.kind in "iub" or (
+                sample_weight.dtype.kind == "f"
+                and np.finfo(sample_weight.dtype).max >= sample_weight.max()):
+            # The common case, two reductions: NaN fails the comparisons.
+            if sample_weight.dtype.kind == "u" or sample_weight.min() >= 0:
+                return
+        bad = _bad_values(sample_weight, lambda w: ~np.isfinite(w) | (w < 0))
         if bad is not None:
             where = f"Output '{name}'" if name else "`sample_weight`"
             raise InvalidLabelsError(
@@ -139,6 +148,9 @@ class LabelChecker:
             n, ignore = spec.num_classes, spec.ignore_class
             if np.issubdtype(y.dtype, np.integer) and 0 <= y.min() and y.max() < n:
                 return  # the common case: two reductions, no temporary arrays
+            if (y.dtype.kind == "f" and y.size <= _CHUNK and 0 <= y.min() and y.max() < n
+                    and np.array_equal(y, np.floor(y))):
+                return  # float labels of a batch: one small temporary
             bad = _bad_values(y, lambda v: (~np.isfinite(v) | (v < 0) | (v >= n)
                                             | (v != np.floor(v))) & (v != (ignore if ignore is not None else np.nan)))
             if bad is not None:
@@ -156,11 +168,13 @@ class LabelChecker:
             )
 
     def __call__(self, y, sample_weight=None):
+        checked = set()
         for spec, y_t, sw in self.per_loss(y, sample_weight):
-            self.check_output(spec, y_t, sw)
+            self.check_output(spec, y_t, None if id(sw) in checked else sw)
+            checked.add(id(sw))
         if sample_weight is not None:
             for sw in keras.tree.flatten(sample_weight):
-                if sw is not None:
+                if sw is not None and id(sw) not in checked:
                     self.check_sample_weight(None, sw)
 
 
@@ -217,34 +231,25 @@ def _tf_describe(bad, limit=5):
     return tf.strings.join([tf.strings.reduce_join(shown, separator=", "), more])
 
 
-def _tf_assert(is_bad, values, message):
-    """An op that fails the pipeline with `InvalidLabelsError` if `is_bad` anywhere.
+def _tf_label_checks(checker, y, sample_weight):
+    """The `LabelChecker`'s checks as TensorFlow ops, in the host check's order.
 
-    The message (`message` + the bad values + ".") is only formatted when a
-    value is bad: a good batch costs one reduction.
+    Returns a list of `(ok, values, is_bad, message)`: `ok` a scalar bool
+    computed with as few ops as a good batch allows; `is_bad(values)` the
+    elementwise test and `message` the text before the bad values, used only
+    to explain a failure.
     """
     import tensorflow as tf
 
-    def fail():
-        text = tf.strings.join(["InvalidLabelsError: ", message,
-                                _tf_describe(tf.boolean_mask(values, is_bad)), "."])
-        with tf.control_dependencies([tf.debugging.Assert(False, [text])]):
-            return tf.constant(False)
-
-    return tf.cond(tf.reduce_any(is_bad), fail, lambda: tf.constant(True))
-
-
-def _tf_checks(checker, y, sample_weight):
-    """The `LabelChecker`'s checks as TensorFlow ops: one assertion op per check."""
-    import tensorflow as tf
-
-    ops = []
+    checks = []
 
     def weight_check(name, w):
-        w = tf.reshape(tf.cast(w, tf.float64), [-1])
+        w = tf.cast(w, tf.float32) if w.dtype not in (tf.float32, tf.float64) else w
+        # NaN fails both comparisons; so do -0.5 and inf.
+        ok = tf.reduce_all((w >= 0) & (w <= w.dtype.max))
         where = f"Output '{name}'" if name else "`sample_weight`"
-        ops.append(_tf_assert(~tf.math.is_finite(w) | (w < 0), w,
-                              f"{where}: sample weights must be finite and >= 0. Received "))
+        checks.append((ok, w, lambda v: ~tf.math.is_finite(v) | (v < 0),
+                       f"{where}: sample weights must be finite and >= 0. Received "))
 
     for spec, labels, sw in checker.per_loss(y, sample_weight):
         if labels is not None and spec is not None and spec.label_mode is not None:
@@ -253,38 +258,108 @@ def _tf_checks(checker, y, sample_weight):
                     f"Output '{spec.name}': labels must be numeric. "
                     f"Received dtype {labels.dtype.name}."
                 )
-            v = tf.reshape(tf.cast(labels, tf.float64), [-1])
             if spec.label_mode == "sparse":
                 n, ignore = spec.num_classes, spec.ignore_class
-                bad = (v < 0) | (v >= n)
-                if labels.dtype.is_floating:
-                    bad = bad | ~tf.math.is_finite(v) | (v != tf.floor(v))
-                if ignore is not None:
-                    bad = bad & (v != ignore)
+                if labels.dtype.is_bool:
+                    ok = None if n >= 2 else tf.reduce_all(~labels)
+                elif labels.dtype.is_integer:
+                    # One comparison: negative labels wrap to huge unsigned values.
+                    in_range = tf.cast(labels, tf.uint64) < n
+                    if ignore is not None:
+                        in_range = in_range | tf.equal(labels, tf.cast(ignore, labels.dtype))
+                    ok = tf.reduce_all(in_range)
+                else:
+                    in_range = (labels >= 0) & (labels < n) & tf.equal(labels, tf.floor(labels))
+                    if ignore is not None:
+                        in_range = in_range | tf.equal(labels, ignore)
+                    ok = tf.reduce_all(in_range)
+
+                def is_bad(v, n=n, ignore=ignore):
+                    bad = ~tf.math.is_finite(v) | (v < 0) | (v >= n) | (v != tf.floor(v))
+                    return bad if ignore is None else bad & (v != ignore)
+
                 also = "" if ignore is None else f" or the ignored class {ignore}"
                 message = (f"Output '{spec.name}': labels must be class indices in "
                            f"[0, {n}) ({n} classes){also}. Received labels ")
             else:
-                bad = ~tf.math.is_finite(v) | (v < 0) | (v > 1)
+                ok = None if labels.dtype.is_bool else (
+                    tf.reduce_all((labels >= 0) & (labels <= 1)))  # NaN fails too
+
+                def is_bad(v):
+                    return ~tf.math.is_finite(v) | (v < 0) | (v > 1)
+
                 message = (f"Output '{spec.name}': {spec.label_mode} labels must lie in "
                            f"[0, 1]. Received labels ")
-            ops.append(_tf_assert(bad, v, message))
+            if ok is not None:
+                checks.append((ok, labels, is_bad, message))
         if sw is not None:
             weight_check(spec.name if spec is not None else None, sw)
     if sample_weight is not None:
         for sw in keras.tree.flatten(sample_weight):
             if sw is not None:
                 weight_check(None, sw)
-    return ops
+    return checks
 
 
-def _checked_dataset(dataset, checker):
-    """`dataset` with every batch checked by TensorFlow ops in the pipeline.
+def _tf_failure(checks):
+    """Fails with the first failing check's message (only runs for a bad batch).
 
-    No Python runs per batch (no `numpy_function`): the pipeline keeps its
-    parallelism, releases the GIL and stays serialisable (tf.data service,
-    distributed input). A bad batch fails the iterator before the step sees it;
-    `label_errors_as_value_errors` turns that failure into `InvalidLabelsError`.
+    The failure is raised by `StringToNumber` on the message, a stateless op
+    whose error quotes its input: unlike `Assert` (stateful), it leaves the
+    check function stateless, so tf.data still runs it in parallel with the
+    rest of the pipeline, and the pipeline stays serialisable.
+    """
+    import tensorflow as tf
+
+    texts = []
+    for _, values, is_bad, message in checks:
+        v = tf.reshape(tf.cast(values, tf.float64), [-1])
+        texts.append(tf.strings.join(["InvalidLabelsError: ", message,
+                                      _tf_describe(tf.boolean_mask(v, is_bad(v))), "."]))
+    first = tf.argmin(tf.cast(tf.stack([ok for ok, *_ in checks]), tf.int32))
+    return tf.strings.to_number(tf.gather(tf.stack(texts), first), tf.float32)
+
+
+def checked_batch(checker, x, y, sample_weight):
+    """`(x, y)` passed through the checker's TensorFlow checks (graph ops).
+
+    A good batch costs one reduction per check and one conditional; a bad one
+    fails with `InvalidLabelsError`'s message (see `label_errors_as_value_errors`).
+    The inputs and labels pass through the conditional, so nothing computed
+    from the batch (a step's forward pass, batch-norm statistics, gradients)
+    can run before the check passes, and the check cannot be pruned. Used in
+    the training step (TensorFlow, not XLA-compiled) and in the pipeline
+    (`checked_dataset`).
+    """
+    import tensorflow as tf
+
+    checks = _tf_label_checks(checker, y, sample_weight)
+    if not checks:
+        return x, y
+    ok = checks[0][0]
+    for other, *_ in checks[1:]:
+        ok = ok & other
+    leaves = keras.tree.flatten((x, y))
+    dense = [i for i, leaf in enumerate(leaves) if isinstance(leaf, tf.Tensor)]
+
+    def fail():
+        n = _tf_failure(checks)  # raises; never returns a value
+        return [tf.logical_and(leaves[i], tf.math.is_finite(n)) if leaves[i].dtype.is_bool
+                else leaves[i] + tf.cast(n, leaves[i].dtype) for i in dense]
+
+    passed = tf.cond(ok, lambda: [leaves[i] for i in dense], fail)
+    for i, leaf in zip(dense, passed):
+        leaves[i] = leaf
+    return keras.tree.pack_sequence_as((x, y), leaves)
+
+
+def checked_dataset(dataset, checker):
+    """`dataset` with every batch checked by TensorFlow ops in a map.
+
+    No Python runs per batch (no `numpy_function`): the pipeline releases the
+    GIL and stays serialisable. A map stage has a cost of its own in tf.data
+    (see benchmarks/input_pipeline.py), so `WeightedModel` puts the check here
+    only where the step cannot raise: a TensorFlow step compiled with XLA.
     """
     import tensorflow as tf
 
@@ -294,13 +369,44 @@ def _checked_dataset(dataset, checker):
         x, y, sw = _unpack(batch)
         if y is None:
             return batch
-        ops = _tf_checks(checker, y, sw)
-        if ops:
-            with tf.control_dependencies(ops):
-                y = tf.nest.map_structure(tf.identity, y)
+        x, y = checked_batch(checker, x, y, sw)
         return (x, y) if sw is None else (x, y, sw)
 
     return dataset.map(check)
+
+
+def host_checked_step_input(data, checker):
+    """Checks the batches a JAX or PyTorch step function receives, on the host.
+
+    Keras's JAX and PyTorch trainers convert every `tf.data` batch to NumPy
+    (or CPU tensors) in Python before the step; the check runs on those arrays,
+    vectorised, adding no stage to the pipeline. `data` is what Keras hands the
+    step function: an iterator of batches, a list of batches or one batch.
+    """
+    def check(batch):
+        _, y, sw = _unpack(batch)
+        if y is not None:
+            checker(_as_numpy(y), _as_numpy(sw))
+        return batch
+
+    if hasattr(data, "__next__"):
+        return _CheckingIterator(data, check)
+    if isinstance(data, list):
+        for batch in data:
+            check(batch)
+        return data
+    return check(data)
+
+
+class _CheckingIterator:
+    def __init__(self, iterator, check):
+        self.iterator, self.check = iterator, check
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return self.check(next(self.iterator))
 
 
 def _is_torch_dataloader(x):
@@ -463,8 +569,12 @@ class DataSource:
                 "or PyDataset."
             )
 
-    def checked(self, checker):
-        """Returns `(x, y, sample_weight)` with every batch checked."""
+    def checked(self, checker, check_dataset=None):
+        """Returns `(x, y, sample_weight)` with every batch checked.
+
+        `check_dataset(dataset, checker)` places the check of a tf.data
+        pipeline (default: TensorFlow ops in the pipeline).
+        """
         if checker is None:
             return self.x, self.y, self.sample_weight
         if self.kind == "arrays":
@@ -472,7 +582,7 @@ class DataSource:
                 checker(_as_numpy(self.y), _as_numpy(self.sample_weight))
             return self.x, self.y, self.sample_weight
         if self.kind == "dataset":
-            return _checked_dataset(self.x, checker), None, None
+            return (check_dataset or checked_dataset)(self.x, checker), None, None
         if self.kind == "pydataset":
             return _CheckedPyDataset(self.x, checker), None, None
         if self.kind == "dataloader":
@@ -480,7 +590,7 @@ class DataSource:
         return _checked_generator(self.x, checker), None, None
 
 
-def checked_validation_data(validation_data, checker):
+def checked_validation_data(validation_data, checker, check_dataset=None):
     """Checks (or wraps for checking) `validation_data` as `fit` receives it."""
     if validation_data is None or checker is None:
         return None
@@ -493,12 +603,12 @@ def checked_validation_data(validation_data, checker):
         x, y, sw = (tuple(validation_data) + (None,))[:3]
         DataSource(x, y, sw).checked(checker)
         return validation_data
-    x, _, _ = DataSource(validation_data).checked(checker)
+    x, _, _ = DataSource(validation_data).checked(checker, check_dataset)
     return x
 
 
-# A label error from a tf.data pipeline: the Assert's text, C-escaped, then "]".
-_TF_LABEL_ERROR = re.compile(r"InvalidLabelsError: (.*?)\]?(?:\n|$)")
+# A label error from a tf.data pipeline: the text after the marker, to the line's end.
+_TF_LABEL_ERROR = re.compile(r"InvalidLabelsError: (.*?)(?:\n|$)")
 
 
 @contextlib.contextmanager
@@ -512,5 +622,4 @@ def label_errors_as_value_errors():
         match = _TF_LABEL_ERROR.search(str(error))
         if match is None:
             raise
-        message = match.group(1).replace("\\'", "'").replace('\\"', '"')
-        raise InvalidLabelsError(message) from None
+        raise InvalidLabelsError(match.group(1)) from None

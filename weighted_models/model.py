@@ -1,5 +1,7 @@
 """WeightedModel: class, sample and temporal weights inside the training step."""
 
+import contextlib
+
 import numpy as np
 
 import keras
@@ -9,6 +11,7 @@ from weighted_models.compile_loss import WeightedCompileLoss
 from weighted_models.data import (
     DataSource,
     LabelChecker,
+    checked_dataset,
     checked_validation_data,
     label_errors_as_value_errors,
 )
@@ -384,6 +387,33 @@ class WeightedModel(step_class(), keras.Model):
         self._data_key = data_key
         return LabelChecker(loss.specs, loss.routes)
 
+    def _check_dataset(self, dataset, checker):
+        """Places the check of a tf.data source's batches; returns the dataset to fit.
+
+        - TensorFlow, step not XLA-compiled: graph ops at the start of the
+          step (`backends/tensorflow.py`); the pipeline is left as it is.
+        - TensorFlow with XLA (which drops failures in the step): graph ops
+          in a map added to the pipeline.
+        - JAX and PyTorch: NumPy on the batch Keras has just converted in
+          Python, before the step function runs (`backends/host_checks.py`).
+
+        Each catches a bad batch before anything is computed from it.
+        """
+        if keras.backend.backend() == "tensorflow":
+            return checked_dataset(dataset, checker) if self.jit_compile else dataset
+        self._host_checker = checker
+        return dataset
+
+    @contextlib.contextmanager
+    def _checking_call(self):
+        """Scope of one fit/evaluate: host checks set by its admission end with it."""
+        self._host_checker = None
+        try:
+            with label_errors_as_value_errors():
+                yield
+        finally:
+            self._host_checker = None
+
     def _admit(self, x, y, sample_weight, *, class_weight, training, validation_split=0.0):
         """The door of fit/evaluate/train_on_batch/test_on_batch.
 
@@ -400,7 +430,8 @@ class WeightedModel(step_class(), keras.Model):
         if source.kind == "arrays":
             _check_output_keys(self, y, sample_weight)
         checker = self._route(source)
-        x, y, sample_weight = source.checked(checker)
+        self._step_checker = checker
+        x, y, sample_weight = source.checked(checker, self._check_dataset)
         options = self._weighting_options
         if training:
             if class_weight is None:
@@ -625,12 +656,12 @@ class WeightedModel(step_class(), keras.Model):
                 a strategy that cannot see the labels.
         """
         self._assert_compile_called("fit")
-        x, y, sample_weight, checker = self._admit(
-            x, y, sample_weight, class_weight=class_weight, training=True,
-            validation_split=validation_split,
-        )
-        validation_data = checked_validation_data(validation_data, checker)
-        with label_errors_as_value_errors():
+        with self._checking_call():
+            x, y, sample_weight, checker = self._admit(
+                x, y, sample_weight, class_weight=class_weight, training=True,
+                validation_split=validation_split,
+            )
+            validation_data = checked_validation_data(validation_data, checker, self._check_dataset)
             return super().fit(
                 x=x, y=y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                 callbacks=callbacks, validation_split=validation_split,
@@ -669,13 +700,18 @@ class WeightedModel(step_class(), keras.Model):
         Raises:
             ValueError: as in `fit`.
         """
-        if not kwargs.get("_use_cached_eval_dataset"):
-            # (The validation pass of `fit` was admitted by `fit`.)
-            self._assert_compile_called("evaluate")
+        if kwargs.get("_use_cached_eval_dataset"):
+            # The validation pass of `fit`, admitted (and checked) by `fit`.
+            return super().evaluate(
+                x=x, y=y, batch_size=batch_size, verbose=verbose,
+                sample_weight=sample_weight, steps=steps, callbacks=callbacks,
+                return_dict=return_dict, **kwargs,
+            )
+        self._assert_compile_called("evaluate")
+        with self._checking_call():
             x, y, sample_weight, _ = self._admit(
                 x, y, sample_weight, class_weight=class_weight, training=False
             )
-        with label_errors_as_value_errors():
             return super().evaluate(
                 x=x, y=y, batch_size=batch_size, verbose=verbose,
                 sample_weight=sample_weight, steps=steps, callbacks=callbacks,

@@ -2,9 +2,11 @@
 
 WeightedModel runs Keras's own `train_step`/`test_step` on every backend:
 the weights enter through `compute_loss` and `compute_metrics`, which every
-Keras step calls. TensorFlow needs two workarounds for Keras's step under
-`MultiWorkerMirroredStrategy`; JAX one for the state an interrupted `fit`
-or `evaluate` leaves behind.
+Keras step calls. What differs per backend: where the batches of a `tf.data`
+source are checked (TensorFlow: graph ops in the step; JAX and PyTorch: on
+the host as Keras hands the batch to the step), TensorFlow's workarounds
+under `MultiWorkerMirroredStrategy`, and JAX's for the state an interrupted
+`fit` or `evaluate` leaves behind.
 """
 
 import keras
@@ -20,8 +22,6 @@ def step_class():
         from weighted_models.backends.jax import JaxSteps
 
         return JaxSteps
-    return _KerasSteps
+    from weighted_models.backends.host_checks import HostCheckedSteps
 
-
-class _KerasSteps:
-    """Keras's own steps, unchanged (PyTorch and any other backend)."""
+    return HostCheckedSteps

@@ -13,12 +13,15 @@ after each step, so an error leaves the model as it was after the last step
 that finished (as on TensorFlow).
 """
 
+from weighted_models.backends.host_checks import HostCheckedSteps
+
 _STATE_KEYS = ("trainable_variables", "non_trainable_variables", "optimizer_variables",
                "metrics_variables")
 
 
-class JaxSteps:
-    """Keras's JAX steps; an interrupted `fit`/`evaluate` leaves the model whole."""
+class JaxSteps(HostCheckedSteps):
+    """Keras's JAX steps: tf.data batches checked on the host; an interrupted
+    `fit`/`evaluate` leaves the model whole."""
 
     def _get_jax_state(self, **kwargs):
         state = super()._get_jax_state(**kwargs)

@@ -1,7 +1,9 @@
-"""Keras's TensorFlow step under `MultiWorkerMirroredStrategy`, mended.
+"""Keras's TensorFlow step: tf.data batches checked in it; multi-worker mends.
 
 WeightedModel runs Keras's own TensorFlow `train_step`/`test_step` (the
-weights enter through `compute_loss`/`compute_metrics`). Keras 3.15 fails
+weights enter through `compute_loss`/`compute_metrics`). The labels and
+sample weights of a `tf.data` batch are checked at the start of the step,
+by graph ops (unless the step is XLA-compiled). Keras 3.15 fails
 under `MultiWorkerMirroredStrategy`, for a plain `keras.Model` too: it reads
 batch shapes after a cross-replica MEAN of the first batch, and reduces the
 scalar step logs with `axis=0`. Both are mended here, and only there.
@@ -10,15 +12,32 @@ scalar step logs with `axis=0`. Both are mended here, and only there.
 import keras
 import tensorflow as tf
 
+from weighted_models.data import checked_batch
+
 
 class TensorFlowSteps:
-    """Keras's TensorFlow steps, with the multi-worker mends."""
+    """Keras's TensorFlow steps: batches checked in the step, multi-worker mends."""
 
     def train_step(self, data):
-        return self._logs_for_strategy(super().train_step(data))
+        return self._logs_for_strategy(super().train_step(self._checked_step_data(data)))
 
     def test_step(self, data):
-        return self._logs_for_strategy(super().test_step(data))
+        return self._logs_for_strategy(super().test_step(self._checked_step_data(data)))
+
+    def _checked_step_data(self, data):
+        # A tf.data batch is checked here, by graph ops ahead of everything the
+        # step computes from it: no stage added to the pipeline, so no cost
+        # measurable (benchmarks/input_pipeline.py). Not under XLA, which drops
+        # failures: there the pipeline carries the check (see
+        # `WeightedModel._check_dataset`).
+        checker = getattr(self, "_step_checker", None)
+        if checker is None or self.jit_compile:
+            return data
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if y is None:
+            return data
+        x, y = checked_batch(checker, x, y, sample_weight)
+        return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
 
     def _logs_for_strategy(self, logs):
         # Keras 3.15 reduces step logs across workers with
