@@ -234,19 +234,19 @@ def _tf_describe(bad, limit=5):
 def _tf_label_checks(checker, y, sample_weight):
     """The `LabelChecker`'s checks as TensorFlow ops, in the host check's order.
 
-    Returns a list of `(ok, values, is_bad, message)`: `ok` a scalar bool
-    computed with as few ops as a good batch allows; `is_bad(values)` the
-    elementwise test and `message` the text before the bad values, used only
-    to explain a failure.
+    Returns a list of `(ok, values, is_bad, message)`: `ok` an elementwise
+    bool computed with as few ops as a good batch allows; `is_bad(values)`
+    the exact elementwise test and `message` the text before the bad values,
+    used only to explain a failure.
     """
     import tensorflow as tf
 
     checks = []
 
     def weight_check(name, w):
-        w = tf.cast(w, tf.float32) if w.dtype not in (tf.float32, tf.float64) else w
-        # NaN fails both comparisons; so do -0.5 and inf.
-        ok = tf.reduce_all((w >= 0) & (w <= w.dtype.max))
+        w = tf.cast(w, tf.float32) if not w.dtype.is_floating else w
+        # sqrt is NaN below 0 and keeps inf and NaN: two ops cover every case.
+        ok = tf.math.is_finite(tf.sqrt(w))
         where = f"Output '{name}'" if name else "`sample_weight`"
         checks.append((ok, w, lambda v: ~tf.math.is_finite(v) | (v < 0),
                        f"{where}: sample weights must be finite and >= 0. Received "))
@@ -261,18 +261,16 @@ def _tf_label_checks(checker, y, sample_weight):
             if spec.label_mode == "sparse":
                 n, ignore = spec.num_classes, spec.ignore_class
                 if labels.dtype.is_bool:
-                    ok = None if n >= 2 else tf.reduce_all(~labels)
+                    ok = None if n >= 2 else ~labels
                 elif labels.dtype.is_integer:
                     # One comparison: negative labels wrap to huge unsigned values.
-                    in_range = tf.cast(labels, tf.uint64) < n
+                    ok = tf.cast(labels, tf.uint64) < n
                     if ignore is not None:
-                        in_range = in_range | tf.equal(labels, tf.cast(ignore, labels.dtype))
-                    ok = tf.reduce_all(in_range)
+                        ok = ok | tf.equal(labels, tf.cast(ignore, labels.dtype))
                 else:
-                    in_range = (labels >= 0) & (labels < n) & tf.equal(labels, tf.floor(labels))
+                    ok = (labels >= 0) & (labels < n) & tf.equal(labels, tf.floor(labels))
                     if ignore is not None:
-                        in_range = in_range | tf.equal(labels, ignore)
-                    ok = tf.reduce_all(in_range)
+                        ok = ok | tf.equal(labels, ignore)
 
                 def is_bad(v, n=n, ignore=ignore):
                     bad = ~tf.math.is_finite(v) | (v < 0) | (v >= n) | (v != tf.floor(v))
@@ -282,8 +280,7 @@ def _tf_label_checks(checker, y, sample_weight):
                 message = (f"Output '{spec.name}': labels must be class indices in "
                            f"[0, {n}) ({n} classes){also}. Received labels ")
             else:
-                ok = None if labels.dtype.is_bool else (
-                    tf.reduce_all((labels >= 0) & (labels <= 1)))  # NaN fails too
+                ok = None if labels.dtype.is_bool else (labels >= 0) & (labels <= 1)  # NaN fails
 
                 def is_bad(v):
                     return ~tf.math.is_finite(v) | (v < 0) | (v > 1)
@@ -316,34 +313,45 @@ def _tf_failure(checks):
         v = tf.reshape(tf.cast(values, tf.float64), [-1])
         texts.append(tf.strings.join(["InvalidLabelsError: ", message,
                                       _tf_describe(tf.boolean_mask(v, is_bad(v))), "."]))
-    first = tf.argmin(tf.cast(tf.stack([ok for ok, *_ in checks]), tf.int32))
+    first = tf.argmin(tf.cast(tf.stack([tf.reduce_all(ok) for ok, *_ in checks]), tf.int32))
     return tf.strings.to_number(tf.gather(tf.stack(texts), first), tf.float32)
 
 
-def checked_batch(checker, x, y, sample_weight):
-    """`(x, y)` passed through the checker's TensorFlow checks (graph ops).
+def checked_batch(checker, x, y, sample_weight, guard_inputs=False):
+    """`(x, y)` with the checker's TensorFlow checks (graph ops) ahead of them.
 
-    A good batch costs one reduction per check and one conditional; a bad one
-    fails with `InvalidLabelsError`'s message (see `label_errors_as_value_errors`).
-    The inputs and labels pass through the conditional, so nothing computed
-    from the batch (a step's forward pass, batch-norm statistics, gradients)
-    can run before the check passes, and the check cannot be pruned. Used in
-    the training step (TensorFlow, not XLA-compiled) and in the pipeline
-    (`checked_dataset`).
+    A good batch costs two or three elementwise ops per check, one reduction
+    and one conditional; a bad one fails with `InvalidLabelsError`'s message
+    (see `label_errors_as_value_errors`). The labels pass through the
+    conditional (a data dependency: the check cannot be pruned), so the loss,
+    the gradients and every update wait for it. With `guard_inputs`, the
+    inputs do too, so that a forward pass writing state (batch-norm
+    statistics) cannot see a bad batch either; it costs the step the overlap
+    of the forward pass with the check. Used in the training step
+    (TensorFlow, not XLA-compiled) and in the pipeline (`checked_dataset`).
     """
     import tensorflow as tf
 
     checks = _tf_label_checks(checker, y, sample_weight)
     if not checks:
         return x, y
-    ok = checks[0][0]
-    for other, *_ in checks[1:]:
-        ok = ok & other
+    masks = [tf.reshape(ok, [-1]) for ok, *_ in checks]
+    ok = tf.reduce_all(masks[0] if len(masks) == 1 else tf.concat(masks, 0))  # one reduction
     leaves = keras.tree.flatten((x, y))
-    dense = [i for i, leaf in enumerate(leaves) if isinstance(leaf, tf.Tensor)]
+    first = 0 if guard_inputs else len(keras.tree.flatten(x))
+    dense = [i for i, leaf in enumerate(leaves) if i >= first and isinstance(leaf, tf.Tensor)]
+
+    # The failure's formatting is one function call in the step's graph: when
+    # TensorFlow lowers the conditional, a good batch then skips one node
+    # rather than the few dozen that format the message.
+    explain = tf.function(
+        lambda oks, values: _tf_failure([(ok, v, is_bad, message) for ok, v, (_, _, is_bad, message)
+                                         in zip(oks, values, checks)]),
+        autograph=False)
 
     def fail():
-        n = _tf_failure(checks)  # raises; never returns a value
+        # Raises; never returns a value.
+        n = explain([ok for ok, *_ in checks], [values for _, values, *_ in checks])
         return [tf.logical_and(leaves[i], tf.math.is_finite(n)) if leaves[i].dtype.is_bool
                 else leaves[i] + tf.cast(n, leaves[i].dtype) for i in dense]
 

@@ -36,7 +36,8 @@ class TensorFlowSteps:
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if y is None:
             return data
-        x, y = checked_batch(checker, x, y, sample_weight)
+        x, y = checked_batch(checker, x, y, sample_weight,
+                             guard_inputs=_forward_writes_state(self))
         return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
 
     def _logs_for_strategy(self, logs):
@@ -65,6 +66,16 @@ class TensorFlowSteps:
 
         with strategy.scope():
             self._symbolic_build(data_batch=keras.tree.map_structure(local, data_batch))
+
+
+def _forward_writes_state(model):
+    """Whether a training forward pass can write state (batch-norm statistics).
+
+    Non-trainable variables other than random-seed states (dropout's) are
+    what a forward pass may update; the step then also makes the inputs wait
+    for the batch check.
+    """
+    return any("seed_generator" not in v.path for v in model.non_trainable_variables)
 
 
 def _is_multi_worker(strategy):
