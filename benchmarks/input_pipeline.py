@@ -37,7 +37,8 @@ batch 64, one epoch per fit after a traced warm-up, `keras.Model.fit` vs
 An epoch's time runs from `on_epoch_begin` to `on_epoch_end`; per-fit set-up
 (adapters, the symbolic probe) is measured by `startup_memory.py`, not here.
 The figure per pair is the median over rounds of the paired ratio
-WeightedModel / Keras (or checked / plain).
+WeightedModel / Keras (or checked / plain); `keras_repeat`, a second identical
+`keras.Model`, gives the A/A ratio: what noise alone does.
 
 Backend-neutral for the end-to-end part: run with `KERAS_BACKEND=jax` or
 `torch`; the pipeline-alone part always uses TensorFlow's tf.data.
@@ -189,6 +190,7 @@ def end_to_end(n, rounds):
     results = {}
     for source, (data, kwargs, jit_compile) in sources.items():
         models = {"keras": build(keras.Model, jit_compile),
+                  "keras_repeat": build(keras.Model, jit_compile),  # A/A: the noise floor
                   "weighted_model": build(WeightedModel, jit_compile)}
 
         def run(kind):
@@ -199,13 +201,15 @@ def end_to_end(n, rounds):
         for kind in models:
             run(kind)  # warm-up: tracing
         seconds = {kind: [] for kind in models}
+        kinds = list(models)
         for r in range(rounds):
-            for kind in (list(models) if r % 2 == 0 else list(models)[::-1]):
+            for kind in kinds[r % len(kinds):] + kinds[:r % len(kinds)]:
                 seconds[kind].append(run(kind))
         results[source] = summarize(seconds, "keras") | {"seconds_per_epoch": seconds}
         print(f"{source}: keras {statistics.median(seconds['keras']):.3f} s, weighted_model "
               f"{statistics.median(seconds['weighted_model']):.3f} s, paired ratio "
-              f"{results[source]['weighted_model']['median_ratio']:.3f}", flush=True)
+              f"{results[source]['weighted_model']['median_ratio']:.3f} (A/A "
+              f"{results[source]['keras_repeat']['median_ratio']:.3f})", flush=True)
     return results
 
 
@@ -221,12 +225,13 @@ def _tables(alone, e2e):
         lines.append("")
     if e2e:
         lines += ["## End to end (seconds per epoch; WeightedModel / keras.Model)", "",
-                  "| source | keras.Model s/epoch | WeightedModel s/epoch | median paired ratio |",
-                  "|---|---|---|---|"]
+                  "| source | keras.Model s/epoch | WeightedModel s/epoch | median paired ratio "
+                  "| A/A: a second keras.Model (noise) |", "|---|---|---|---|---|"]
         for source, summary in e2e.items():
             lines.append(f"| {source} | {summary['keras']['median']:.3f} | "
                          f"{summary['weighted_model']['median']:.3f} | "
-                         f"{summary['weighted_model']['median_ratio']:.3f} |")
+                         f"{summary['weighted_model']['median_ratio']:.3f} | "
+                         f"{summary['keras_repeat']['median_ratio']:.3f} |")
     return "\n".join(lines)
 
 

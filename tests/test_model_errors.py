@@ -348,3 +348,19 @@ def test_a_strategy_on_an_infinite_dataset_fails_at_once_with_the_ways_out(data)
     with pytest.raises(ValueError, match=r"this tf.data.Dataset repeats forever. Pass explicit class weights"):
         model.fit(repeated, steps_per_epoch=2, class_weight="balanced", verbose=0)
     model.fit(repeated, steps_per_epoch=2, class_weight={0: 1.0, 1: 2.0}, verbose=0)  # explicit: fine
+
+
+def test_a_bad_tf_data_batch_is_caught_after_a_fit_on_arrays(data):
+    # The TensorFlow step checks tf.data batches only: a step traced for
+    # arrays (checked on the host) must be traced anew for tf.data.
+    x, y = data
+    model = single()
+    model.compile("sgd", SCCE, jit_compile=False)
+    model.fit(x, y, epochs=1, verbose=0)
+    bad = y.copy()
+    bad[5] = 3
+    with pytest.raises(InvalidLabelsError, match=r"Output 'out': .*Received labels 3.0.$"):
+        model.fit(tf.data.Dataset.from_tensor_slices((x, bad)).batch(8), epochs=1, verbose=0)
+    with pytest.raises(InvalidLabelsError, match=r"Received labels 3.0.$"):
+        model.evaluate(tf.data.Dataset.from_tensor_slices((x, bad)).batch(8), verbose=0)
+    model.fit(x, y, epochs=1, verbose=0)  # and back

@@ -400,14 +400,25 @@ class WeightedModel(step_class(), keras.Model):
         Each catches a bad batch before anything is computed from it.
         """
         if keras.backend.backend() == "tensorflow":
-            return checked_dataset(dataset, checker) if self.jit_compile else dataset
+            if self.jit_compile:
+                return checked_dataset(dataset, checker)
+            self._step_checker = checker
+            return dataset
         self._host_checker = checker
         return dataset
 
+    def _sync_step_checks(self):
+        # The TensorFlow step checks batches only for tf.data sources (others
+        # are checked on the host): trace anew when that changes.
+        wanted = getattr(self, "_step_checker", None) is not None
+        if getattr(self, "_step_checks_traced", None) != wanted:
+            self.train_function = self.test_function = None
+            self._step_checks_traced = wanted
+
     @contextlib.contextmanager
     def _checking_call(self):
-        """Scope of one fit/evaluate: host checks set by its admission end with it."""
-        self._host_checker = None
+        """Scope of one fit/evaluate: the checks its admission places end with it."""
+        self._host_checker = self._step_checker = None
         try:
             with label_errors_as_value_errors():
                 yield
@@ -430,7 +441,6 @@ class WeightedModel(step_class(), keras.Model):
         if source.kind == "arrays":
             _check_output_keys(self, y, sample_weight)
         checker = self._route(source)
-        self._step_checker = checker
         x, y, sample_weight = source.checked(checker, self._check_dataset)
         options = self._weighting_options
         if training:
@@ -662,6 +672,7 @@ class WeightedModel(step_class(), keras.Model):
                 validation_split=validation_split,
             )
             validation_data = checked_validation_data(validation_data, checker, self._check_dataset)
+            self._sync_step_checks()
             return super().fit(
                 x=x, y=y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                 callbacks=callbacks, validation_split=validation_split,
@@ -712,6 +723,7 @@ class WeightedModel(step_class(), keras.Model):
             x, y, sample_weight, _ = self._admit(
                 x, y, sample_weight, class_weight=class_weight, training=False
             )
+            self._sync_step_checks()
             return super().evaluate(
                 x=x, y=y, batch_size=batch_size, verbose=verbose,
                 sample_weight=sample_weight, steps=steps, callbacks=callbacks,
