@@ -32,16 +32,15 @@ class JaxSteps(HostCheckedSteps):
         return state
 
     def evaluate(self, *args, **kwargs):
-        try:
-            return super().evaluate(*args, **kwargs)
-        except BaseException:
-            self.jax_state_sync()  # Keras's evaluate has no `finally` doing this
-            self._jax_state = None
-            raise
+        return self._state_kept(super().evaluate, *args, **kwargs)
 
     def predict(self, *args, **kwargs):
+        return self._state_kept(super().predict, *args, **kwargs)
+
+    def _state_kept(self, run, *args, **kwargs):
+        # Keras's evaluate/predict have no `finally` putting the state back.
         try:
-            return super().predict(*args, **kwargs)
+            return run(*args, **kwargs)
         except BaseException:
             self.jax_state_sync()
             self._jax_state = None
