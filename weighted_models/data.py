@@ -100,6 +100,9 @@ class LabelChecker:
     def __init__(self, specs, routes):
         self.specs = list(specs)
         self.routes = list(routes)
+        # One loss reading bare `y` (and bare `sample_weight`): no tree walks.
+        self._bare = len(self.routes) == 1 and self.routes[0].y_index == 0
+        self._bare_sw = self._bare and self.routes[0].sw_index == 0
 
     def per_loss(self, y, sample_weight):
         """`(spec, labels, sample_weight)` of every flat loss for one batch."""
@@ -140,14 +143,16 @@ class LabelChecker:
             )
 
     def _check_labels(self, spec, y):
+        if spec.label_mode == "sparse" and y.dtype.kind in "iu":
+            # One reduction: negative labels read as unsigned are huge.
+            if y.view(f"u{y.itemsize}").max() < spec.num_classes:
+                return
         if not np.issubdtype(y.dtype, np.number) and y.dtype != bool:
             raise InvalidLabelsError(
                 f"Output '{spec.name}': labels must be numeric. Received dtype {y.dtype}."
             )
         if spec.label_mode == "sparse":
             n, ignore = spec.num_classes, spec.ignore_class
-            if np.issubdtype(y.dtype, np.integer) and 0 <= y.min() and y.max() < n:
-                return  # the common case: two reductions, no temporary arrays
             if (y.dtype.kind == "f" and y.size <= _CHUNK and 0 <= y.min() and y.max() < n
                     and np.array_equal(y, np.floor(y))):
                 return  # float labels of a batch: one small temporary
@@ -168,6 +173,10 @@ class LabelChecker:
             )
 
     def __call__(self, y, sample_weight=None):
+        if self._bare and type(y) is np.ndarray and (
+                sample_weight is None or (self._bare_sw and type(sample_weight) is np.ndarray)):
+            self.check_output(self.specs[0], y, sample_weight)
+            return
         checked = set()
         for spec, y_t, sw in self.per_loss(y, sample_weight):
             self.check_output(spec, y_t, None if id(sw) in checked else sw)
@@ -392,6 +401,11 @@ def host_checked_step_input(data, checker):
     step function: an iterator of batches, a list of batches or one batch.
     """
     def check(batch):
+        if type(batch) is tuple and 2 <= len(batch) <= 3 and type(batch[1]) is np.ndarray:
+            # `(x, y)` or `(x, y, sample_weight)` of arrays: Keras's JAX batches.
+            y, sw = batch[1], batch[2] if len(batch) == 3 else None
+            checker(y, sw if sw is None or type(sw) is np.ndarray else _as_numpy(sw))
+            return batch
         _, y, sw = _unpack(batch)
         if y is not None:
             checker(_as_numpy(y), _as_numpy(sw))
