@@ -85,8 +85,12 @@ def test_per_output_weighting_and_objectives():
     assert objective("macro_f1").direction == "max"
     assert objective("pr_auc", output="tags").name == "val_tags_pr_auc"
     assert objective("loss", validation=False).direction == "min"
-    with pytest.raises(ValueError, match=r"Unknown objective 'accuracy'"):
-        objective("accuracy")
+    # Any metric Keras logs, with the direction Keras Tuner infers for it.
+    assert (objective("accuracy").name, objective("accuracy").direction) == ("val_accuracy", "max")
+    assert objective("mean_squared_error", validation=False).direction == "min"
+    with pytest.raises(ValueError, match=r"Cannot infer whether objective 'my_score'.*direction='min'"):
+        objective("my_score")
+    assert objective("my_score", direction="max").direction == "max"
     hypermodel = WeightedHyperModel(build_model, outputs=["a", "b"], strategies=("balanced", "effective_number"))
     hp = kt.HyperParameters()
     weights = hypermodel.class_weight(hp)
@@ -129,3 +133,84 @@ def test_an_interrupted_search_resumes_without_redoing_trials(tmp_path):
     assert len(completed) == 4
     # The reloaded search built only its two new trials.
     assert len(built) - first == 2
+
+
+class BatchCounter(keras.callbacks.Callback):
+    """Counts training batches across the copies Keras Tuner makes of it per trial."""
+
+    def __init__(self, seen=None):
+        super().__init__()
+        self.seen = [] if seen is None else seen
+
+    def __deepcopy__(self, memo):
+        return BatchCounter(self.seen)
+
+    @property
+    def batches(self):
+        return len(self.seen)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen.append(batch)
+
+
+def _tuner(tmp_path, build=build_model, goal=None, name="t", **kwargs):
+    return kt.RandomSearch(WeightedHyperModel(build, **kwargs), objective=goal or objective("balanced_accuracy"),
+                           max_trials=3, seed=1, directory=str(tmp_path), project_name=name)
+
+
+def test_class_weight_passed_to_search_or_compiled_in_build_model_is_refused(tmp_path):
+    tuner = _tuner(tmp_path)
+    counter = BatchCounter()
+    with pytest.raises(kt.errors.FatalValueError,
+                       match=r"got class_weight=\{2: 200\}, which would replace the weighting .* strategies="):
+        tuner.search(X, Y, epochs=1, validation_data=(X, Y), class_weight={2: 200}, callbacks=[counter], verbose=0)
+    assert counter.batches == 0
+    assert not [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED"]
+
+    def compiled_with_weights(hp):
+        model = build_model(hp)
+        model.compile("sgd", "sparse_categorical_crossentropy", class_weight="balanced")
+        return model
+
+    # Found when the tuner populates its search space, before any search.
+    with pytest.raises(kt.errors.FatalValueError, match=r"compiled class_weight='balanced'"):
+        _tuner(tmp_path, compiled_with_weights, name="compiled")
+
+
+def test_an_objective_the_model_does_not_log_stops_the_search_at_its_first_batch(tmp_path):
+    def without_imbalance_metrics(hp):
+        model = build_model(hp)
+        model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    tuner = _tuner(tmp_path, without_imbalance_metrics)
+    counter = BatchCounter()
+    with pytest.raises(kt.errors.FatalValueError,
+                       match=r"objective 'val_balanced_accuracy' is not a metric this model logs: it logs "
+                             r"\['accuracy', 'loss'\].*imbalance_metrics"):
+        tuner.search(X, Y, epochs=3, batch_size=16, validation_data=(X, Y), callbacks=[counter], verbose=0)
+    assert counter.batches == 1  # one batch, not three epochs of every trial
+    with pytest.raises(kt.errors.FatalValueError, match=r"scored on validation data, but `search\(\)` got neither"):
+        _tuner(tmp_path, name="noval").search(X, Y, epochs=1, callbacks=[counter], verbose=0)
+    assert counter.batches == 1
+    # A metric Keras logs, with its inferred direction, is a valid objective.
+    tuner = _tuner(tmp_path, without_imbalance_metrics, goal=objective("accuracy"), name="accuracy")
+    tuner.search(X, Y, epochs=1, validation_data=(X, Y), verbose=0)
+    scores = [t.score for t in tuner.oracle.trials.values()]
+    assert len(scores) == 3 and tuner.oracle.get_best_trials(1)[0].score == max(scores)
+
+
+def test_deferral_is_conditional_on_a_weighting_and_the_space_is_whole_before_the_search(tmp_path):
+    tuner = _tuner(tmp_path, deferred_epochs=(0, 1), strategies=("none", "balanced"))
+    space = {p.name: p for p in tuner.oracle.get_space().space}
+    assert set(space) == {"units", "class_weight", "deferred_reweighting_epoch"}
+    (condition,) = space["deferred_reweighting_epoch"].conditions
+    assert condition.name == "class_weight" and list(condition.values) == ["balanced"]
+    tuner.oracle.max_trials = 6
+    tuner.search(X, Y, epochs=1, validation_data=(X, Y), verbose=0)
+    seen = set()
+    for trial in tuner.oracle.trials.values():
+        hp = trial.hyperparameters
+        seen.add(hp.values["class_weight"])
+        assert hp.is_active("deferred_reweighting_epoch") == (hp.values["class_weight"] != "none")
+    assert seen == {"none", "balanced"}

@@ -13,6 +13,7 @@
 
 import keras
 import keras_tuner as kt
+from keras_tuner.engine.metrics_tracking import infer_metric_direction
 
 from weighted_models.callbacks import DeferredReweighting
 from weighted_models.model import WeightedModel
@@ -31,32 +32,46 @@ _DIRECTIONS = {
 }
 
 
-def objective(name, *, output=None, validation=True):
-    """A Keras Tuner objective for an imbalance metric, with its direction.
+def objective(name, *, output=None, validation=True, direction=None):
+    """A Keras Tuner objective for a metric the model logs, with its direction.
 
     Args:
-        name: `"balanced_accuracy"`, `"macro_f1"`, `"weighted_f1"`,
-            `"pr_auc"`, `"sensitivity"`, `"specificity"` or `"loss"`; the
-            model must compile the matching metric (see `imbalance_metrics`).
+        name: a metric's name as `fit` logs it without output or `val_`
+            prefix: the imbalance metrics (`"balanced_accuracy"`,
+            `"macro_f1"`, `"weighted_f1"`, `"pr_auc"`, `"sensitivity"`,
+            `"specificity"`; compile them with `imbalance_metrics`), `"loss"`,
+            or any metric Keras logs (`"accuracy"`, `"auc"`, ...).
         output: the output name, for multi-output models.
         validation: score on the validation data (`val_` prefix).
+        direction: `"min"` or `"max"`; inferred where Keras Tuner infers it
+            (Keras's built-in metrics) and for the imbalance metrics.
 
     Returns:
         A `keras_tuner.Objective`.
 
     Raises:
-        ValueError: an unknown metric name.
+        ValueError: a direction that is neither given nor inferable, or not
+            `"min"`/`"max"`.
 
     Example:
 
     >>> goal = objective("balanced_accuracy", output="tags")
     >>> goal.name, goal.direction
     ('val_tags_balanced_accuracy', 'max')
+    >>> objective("accuracy").direction
+    'max'
     """
-    if name not in _DIRECTIONS:
-        raise ValueError(f"Unknown objective {name!r}. Expected one of {sorted(_DIRECTIONS)}.")
+    if direction is None:
+        direction = _DIRECTIONS.get(name) or infer_metric_direction(name)
+        if direction is None:
+            raise ValueError(
+                f"Cannot infer whether objective {name!r} is minimised or maximised. "
+                f"Pass direction='min' or direction='max'."
+            )
+    if direction not in ("min", "max"):
+        raise ValueError(f"Expected direction 'min' or 'max'. Received: direction={direction!r}")
     full = (f"{output}_" if output else "") + name
-    return kt.Objective(("val_" if validation else "") + full, direction=_DIRECTIONS[name])
+    return kt.Objective(("val_" if validation else "") + full, direction=direction)
 
 
 def imbalance_metrics(num_classes):
@@ -154,6 +169,21 @@ class WeightedHyperModel(kt.HyperModel):
         weights = {out: self._strategy(hp, f"{out}/") for out in self.outputs}
         return None if all(w is None for w in weights.values()) else weights
 
+    def _deferred_epoch(self, hp):
+        """The deferred re-weighting start epoch; drawn only when a weighting is."""
+        if len(self.deferred_epochs) == 1:
+            return self.deferred_epochs[0]
+        weighted = [s for s in self.strategies if s != "none"]
+        if not weighted:
+            return 0
+        if self.outputs is None:
+            # Conditional on the weighting: nothing to defer under "none".
+            with hp.conditional_scope("class_weight", weighted):
+                start = hp.Choice("deferred_reweighting_epoch", self.deferred_epochs)
+            return start or 0
+        # One start for every output: drawn whatever each output chose.
+        return hp.Choice("deferred_reweighting_epoch", self.deferred_epochs)
+
     def build(self, hp):
         model = self.build_model(hp)
         if not isinstance(model, WeightedModel):
@@ -165,20 +195,79 @@ class WeightedHyperModel(kt.HyperModel):
             raise kt.errors.FatalValueError(
                 "`build_model(hp)` must return a compiled WeightedModel (optimizer, loss, metrics)."
             )
+        if model.default_class_weight is not None:
+            raise kt.errors.FatalValueError(
+                f"`build_model(hp)` compiled class_weight={model.default_class_weight!r}, which "
+                f"the weighting this WeightedHyperModel tunes would replace. {_FIXED_WEIGHTS_HINT}"
+            )
         try:
             model.set_class_weight(self.class_weight(hp))
         except ValueError as error:
             raise kt.errors.FatalValueError(str(error)) from error
+        self._deferred_epoch(hp)  # declared with the rest: the search space is whole from the start
         return model
 
     def fit(self, hp, model, *args, callbacks=None, **kwargs):
+        if kwargs.get("class_weight") is not None:
+            raise kt.errors.FatalValueError(
+                f"`search()` got class_weight={kwargs['class_weight']!r}, which would replace the "
+                f"weighting this WeightedHyperModel tunes in every trial (trials would record one "
+                f"weighting and train with another). {_FIXED_WEIGHTS_HINT}"
+            )
         callbacks = list(callbacks or [])
-        start = 0
-        if len(self.deferred_epochs) > 1 or self.deferred_epochs[0] != 0:
-            start = hp.Choice("deferred_reweighting_epoch", self.deferred_epochs)
+        names = _objective_names(callbacks)
+        validating = kwargs.get("validation_data") is not None or kwargs.get("validation_split")
+        for name in names:
+            if name.startswith("val_") and not validating:
+                raise kt.errors.FatalValueError(
+                    f"The objective {name!r} is scored on validation data, but `search()` got "
+                    f"neither `validation_data` nor `validation_split`."
+                )
+        if names:
+            callbacks.append(_ObjectiveCheck(names))
+        start = self._deferred_epoch(hp)
         if start > 0 and self.class_weight(hp) is not None:
             callbacks.append(DeferredReweighting(start_epoch=start))
         return model.fit(*args, callbacks=callbacks, **kwargs)
+
+
+_FIXED_WEIGHTS_HINT = (
+    "Choose the strategies it searches with `WeightedHyperModel(..., strategies=...)`; to train "
+    "every trial with fixed class weights instead, compile them in `build_model` and pass "
+    "`build_model` to the tuner directly (without WeightedHyperModel)."
+)
+
+
+def _objective_names(callbacks):
+    """Names of the tuner's objective(s), read from its checkpoint callback."""
+    names = []
+    for callback in callbacks:
+        goal = getattr(callback, "objective", None)
+        if isinstance(goal, kt.Objective):
+            goals = getattr(goal, "objectives", None) or [goal]
+            # "default_objective": the value a custom `HyperModel.fit` returns.
+            names += [o.name for o in goals if o.name != "default_objective"]
+    return names
+
+
+class _ObjectiveCheck(keras.callbacks.Callback):
+    """Stops the search at the first batch when the model does not log the objective."""
+
+    def __init__(self, names):
+        super().__init__()
+        self.names = names
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch != 0 or logs is None:
+            return
+        for name in self.names:
+            if name.removeprefix("val_") not in logs:
+                raise kt.errors.FatalValueError(
+                    f"The objective {name!r} is not a metric this model logs: it logs "
+                    f"{sorted(logs)}{' (with a val_ prefix on validation data)' if name.startswith('val_') else ''}. "
+                    f"Compile the metric the objective names (e.g. "
+                    f"`metrics=imbalance_metrics(num_classes)`) or choose one of these."
+                )
 
 
 def load_best_model(tuner, path=None):
