@@ -63,12 +63,13 @@ def create_model(X_train, Y_train, X_test, Y_test):
 
 
 def main():
-    tuner = hyperas_tuner(create_model, data, max_trials=TRIALS, seed=0,
+    # Hyperas's optim.minimize(model=create_model, data=data, algo=tpe.suggest,
+    # max_evals=TRIALS, trials=Trials()) also works as is: each keyword is mapped with a note.
+    tuner = hyperas_tuner(create_model, data, max_trials=TRIALS, seed=0, eval_space=True,
                           directory=tempfile.mkdtemp(prefix="hyperas_"), project_name="seed002")
     tuner.search()
-    best = tuner.get_best_hyperparameters()[0].values
     print("markers found:", tuner.hyperas_function.names)
-    print("best hyperparameters:", best)
+    print("best run:", tuner.best_run())  # Hyperas's best_run, options rather than indexes
     x_train, y_train, x_test, y_test = data()
     logs = tuner.get_best_models(1)[0].evaluate(x_test, y_test, return_dict=True, verbose=0)
     recall = [round(logs[f"recall_{c}"], 2) for c in range(4)]
