@@ -26,6 +26,7 @@ demo: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/weighted-models demo
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q
 
 # The suite on the oldest supported Keras (TensorFlow only: JAX and PyTorch

@@ -2,7 +2,7 @@
 
 Two parts, each interleaving its variants round by round and repeating them:
 
-**Pipeline alone** (batches per second, no model): the seed 004 data (60 000 x
+**Pipeline alone** (batches per second, no model): MNIST-shaped data (60 000 x
 784 float32, 10 classes, per-sample weights) as a batched `(x, y, w)`
 `tf.data.Dataset`, iterated
 
@@ -21,12 +21,12 @@ It is iterated twice: from Python (`for batch in dataset`, as Keras's JAX and
 PyTorch trainers read `tf.data`) and inside a `tf.function` (as Keras's
 TensorFlow trainer does, no Python per batch).
 
-**End to end** (seconds per epoch of `fit`): the seed 004 MLP (784-64-64-10),
+**End to end** (seconds per epoch of `fit`): an MNIST-sized MLP (784-64-64-10),
 batch 64, one epoch per fit after a traced warm-up, `keras.Model.fit` vs
 `WeightedModel.fit` on the same data:
 
 - `tf_data`: a `(x, y)` dataset, unweighted;
-- `tf_data_sample_weight`: a `(x, y, w)` dataset (seed 004's 3-tuples:
+- `tf_data_sample_weight`: a `(x, y, w)` dataset (3-tuples, as when sample weights travel with the data:
   `shuffle(1024).batch(64)`, as every tf.data source here);
 - `tf_data_sample_weight_xla` (TensorFlow only): the same with
   `jit_compile=True` for both models, where the check is a map in the pipeline;
@@ -67,7 +67,7 @@ BATCH = 64
 CLASSES = 10
 
 
-def seed004_data(n, seed=0):
+def mnist_like_data(n, seed=0):
     """MNIST-shaped data: x (n, 784) float32, labels 0-9, per-sample weights."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 784)).astype("float32")
@@ -122,7 +122,7 @@ def iterate_in_graph(dataset):
 
 def pipeline_alone(n, rounds):
     """Batches per second of each pipeline variant, by consumer."""
-    x, y, w = seed004_data(n)
+    x, y, w = mnist_like_data(n)
     plain = tf.data.Dataset.from_tensor_slices((x, y, w)).batch(BATCH)
     variants = {"plain": plain, "checked_map": checked_dataset(plain, checker()),
                 "identity_map": plain.map(_plus_zero), "host_check": host_checked(plain, checker())}
@@ -175,7 +175,7 @@ class EpochTimer(keras.callbacks.Callback):
 
 def end_to_end(n, rounds):
     """Seconds per epoch of keras.Model.fit and WeightedModel.fit per data source."""
-    x, y, w = seed004_data(n)
+    x, y, w = mnist_like_data(n)
     xy = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(1024, seed=0).batch(BATCH)
     xyw = tf.data.Dataset.from_tensor_slices((x, y, w)).shuffle(1024, seed=0).batch(BATCH)
     class_weight = {c: 1.0 + c / CLASSES for c in range(CLASSES)}
@@ -193,7 +193,7 @@ def end_to_end(n, rounds):
                   "keras_repeat": build(keras.Model, jit_compile),  # A/A: the noise floor
                   "weighted_model": build(WeightedModel, jit_compile)}
 
-        def run(kind):
+        def run(kind, models=models, data=data, kwargs=kwargs):
             timer = EpochTimer()
             models[kind].fit(data, epochs=1, verbose=0, shuffle=False, callbacks=[timer], **kwargs)
             return timer.seconds

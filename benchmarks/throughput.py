@@ -16,7 +16,7 @@ the median time from one batch end to the next within a fit:
   closes over the class-weight table and multiplies it in;
 - `weighted_model`: `WeightedModel` with `class_weight` in `compile`.
 
-Matrix scenarios: the seed 004 MLP (784-64-64-10), the seed 002 Conv1D
+Matrix scenarios: an MNIST-sized MLP (784-64-64-10), a Conv1D
 4-class model, a temporal tagger (T = 100), two and eight output heads, and
 1000 classes with one-hot labels. Scaling sweeps: outputs (1-16 heads),
 classes (10-10000) and timesteps (1-1000), plotted as the median paired ratio
@@ -155,7 +155,7 @@ def _wide(inputs):
 def matrix_scenarios():
     return [
         Scenario("mlp_784_64_64_10", (784,), _mlp),
-        Scenario("conv1d_seed002_4_classes", (40, 3), _conv1d, classes=4),
+        Scenario("conv1d_4_classes", (40, 3), _conv1d, classes=4),
         Scenario("tagger_T100", (100, 16), _tagger, timesteps=100),
         Scenario("heads_2", (128,), _trunk, heads=2),
         Scenario("heads_8", (128,), _trunk, heads=8),

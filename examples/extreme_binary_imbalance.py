@@ -1,4 +1,4 @@
-"""Extreme binary imbalance (seed 001): 1% positives, sensitivity and specificity.
+"""Extreme binary imbalance: 1% positives, sensitivity and specificity.
 
 Accuracy hides the failure (always predicting "negative" scores 99%), so the
 model is tracked with epoch-correct sensitivity and specificity of the

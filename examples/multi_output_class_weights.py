@@ -1,4 +1,4 @@
-"""Class weights on a multi-output model (seed 003), where built-in `fit` refuses them.
+"""Class weights on a multi-output model, where built-in `fit` refuses them.
 
 Long-tailed digits with two heads: `digit` (10 classes, softmax) and `big`
 (is the digit >= 5? one sigmoid unit). Each output gets its own class

@@ -1,4 +1,4 @@
-"""Unequally trusted data (seed 001): down-weight the untrusted half.
+"""Unequally trusted data: down-weight the untrusted half.
 
 The first half of the training set is trusted; in the second half 70% of
 the labels are re-drawn at random (about half end up wrong). Sample weights

@@ -52,7 +52,8 @@ def main(out):
     reference.compile("adam", LOSSES, weighted_metrics={"flag": ["accuracy"]})
     class_weight = {"tags": TAG_TABLE.tolist(), "flag": FLAG_TABLE.tolist()}
     h = model.fit(X, y, batch_size=16, epochs=3, class_weight=class_weight,
-                  sample_weight={"tags": SWT, "flag": np.ones(N, "float32"), "labels": np.ones(N, "float32")}, shuffle=False, verbose=0)
+                  sample_weight={"tags": SWT, "flag": np.ones(N, "float32"), "labels": np.ones(N, "float32")},
+                  shuffle=False, verbose=0)
     hr = reference.fit(X, y, batch_size=16, epochs=3, shuffle=False, verbose=0, sample_weight={
         "tags": TAG_TABLE[TAGS] * SWT, "flag": FLAG_TABLE[FLAG[:, 0].astype(int)], "labels": np.ones(N, "float32"),
     })

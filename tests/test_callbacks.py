@@ -48,7 +48,7 @@ def test_deferred_reweighting_equals_unweighted_then_weighted_keras_fits(rng_dat
     np.testing.assert_allclose(h.history["loss"], expected, rtol=1e-5)
     assert h.history["class_weight_alpha"] == [0, 0, 0, 1, 1]
     assert_weights_close(model, reference)
-    np.testing.assert_array_equal(model.class_weight_tables[0], TABLE)
+    np.testing.assert_array_equal(model.class_weight_tables[model.output_names[0]], TABLE)
 
 
 @pytest.mark.parametrize("interpolation", ["linear", "power"])
@@ -130,3 +130,17 @@ def test_per_class_report_on_one_output_of_a_dataset(rng_data):
     pred = (model.predict(x, verbose=0)["b"][:, 0] > 0.5).astype(int)
     _, recall, _, _ = precision_recall_fscore_support(yb[:, 0], pred, labels=[0, 1], zero_division=0)
     assert h.history["val_recall_1"] == [pytest.approx(recall[1], rel=1e-5)]
+
+
+def test_class_weight_tables_are_addressed_by_output_name(rng_data):
+    x, y = rng_data["x"], rng_data["y3"]
+    inputs = keras.Input(x.shape[1:])
+    model = WeightedModel(inputs, {"tags": keras.layers.Dense(3, activation="softmax")(inputs),
+                                   "alarm": keras.layers.Dense(1, activation="sigmoid")(inputs)})
+    model.compile("sgd", {"tags": "sparse_categorical_crossentropy", "alarm": "binary_crossentropy"})
+    model.fit(x, {"tags": y, "alarm": (y == 2).astype("float32")}, class_weight={"tags": "balanced"},
+              epochs=1, verbose=0)
+    tables = model.class_weight_tables
+    counts = np.bincount(y, minlength=3)
+    np.testing.assert_allclose(tables["tags"], len(y) / (3 * counts), rtol=1e-6)  # scikit-learn's "balanced"
+    assert tables["alarm"] is None and set(tables) == {"tags", "alarm"}

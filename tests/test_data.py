@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 from weighted_models import data as data_module
-from weighted_models.data import DataSource, InvalidLabelsError, LabelChecker
 from weighted_models.compile_loss import Route
+from weighted_models.data import DataSource, InvalidLabelsError, LabelChecker
 from weighted_models.outputs import OutputSpec
 
 

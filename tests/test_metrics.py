@@ -68,7 +68,7 @@ def test_metrics_equal_scikit_learn_over_uneven_batches(weighted, labels):
 
 
 def test_per_batch_averaging_would_be_wrong_here():
-    """The seed 001 way (mean of per-batch recalls) differs from the epoch figure."""
+    """The per-batch way (mean of per-batch recalls, a common Keras 2 recipe) differs from the epoch figure."""
     batch_means = np.mean([
         recall_score(Y[a:b], PRED[a:b], average="macro", labels=range(C), zero_division=0)
         for a, b in zip(SPLITS[:-1], SPLITS[1:])
@@ -107,6 +107,17 @@ def test_reset_state_starts_a_new_epoch():
     feed(m, Y, PROBS)
     m.reset_state()
     np.testing.assert_allclose(feed(m, Y[:50], PROBS[:50]), balanced_accuracy_score(Y[:50], PRED[:50]), rtol=1e-6)
+
+
+def test_binary_is_the_default_and_other_widths_are_named():
+    y = (RNG.random((60, 1)) < 0.2).astype("float32")
+    p = RNG.random((60, 1)).astype("float32")
+    np.testing.assert_allclose(feed(Sensitivity(class_id=1), y, p), recall_score(y[:, 0], p[:, 0] > 0.5), rtol=1e-6)
+    np.testing.assert_allclose(feed(BalancedAccuracy(), y, p),
+                               balanced_accuracy_score(y[:, 0], p[:, 0] > 0.5), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"Metric 'macro_f1' counts 2 classes, but the output it is given has "
+                                         rf"{C} units. Pass num_classes={C} \(the default, 2, is for binary"):
+        MacroF1().update_state(Y, PROBS)
 
 
 def test_metric_arguments_are_checked():

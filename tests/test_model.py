@@ -421,7 +421,6 @@ def test_custom_train_step_reuses_the_helpers(rng_data):
 
 
 def test_save_load_round_trip_and_training_continues_identically(rng_data, tmp_path):
-    x, y = rng_data["x"], rng_data["y3"]
     model = two_headed(WeightedModel)
     yb = rng_data["yb"]
     xt, yt = rng_data["xt"], rng_data["yt3"]

@@ -224,7 +224,8 @@ def test_balanced_with_a_class_missing_from_the_labels(data):
     x, y = data
     model = single()
     model.compile("sgd", SCCE)
-    with pytest.raises(ValueError, match=r"Output 'out': class_weight='balanced' needs every class .* classes \[2\] do not occur"):
+    with pytest.raises(ValueError,
+                       match=r"Output 'out': class_weight='balanced' needs every class .* classes \[2\] do not occur"):
         model.fit(x, np.where(y == 2, 0, y), class_weight="balanced", verbose=0)
 
 
@@ -364,3 +365,17 @@ def test_a_bad_tf_data_batch_is_caught_after_a_fit_on_arrays(data):
     with pytest.raises(InvalidLabelsError, match=r"Received labels 3.0.$"):
         model.evaluate(tf.data.Dataset.from_tensor_slices((x, bad)).batch(8), verbose=0)
     model.fit(x, y, epochs=1, verbose=0)  # and back
+
+
+@pytest.mark.parametrize("labels", [np.array(["a", "b", "c"]), np.array([b"a", b"b", b"c"]),
+                                    np.array(["0", "1", "2"], dtype=object)], ids=["str", "bytes", "object"])
+def test_string_labels_get_the_documented_error_naming_the_output(data, labels):
+    x, _ = data
+    y = np.resize(labels, len(x))
+    model = two_outputs()
+    model.compile("sgd", [SCCE, "binary_crossentropy"])
+    for call in (lambda: model.fit(x, [y, np.zeros(len(x))], verbose=0),
+                 lambda: model.evaluate(x, [y, np.zeros(len(x))], verbose=0)):
+        with pytest.raises(InvalidLabelsError, match=rf"Output 'a': labels must be numeric. "
+                                                     rf"Received dtype {labels.dtype}"):
+            call()

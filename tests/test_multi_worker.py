@@ -2,7 +2,6 @@
 trains to the weights of one device, for both reductions, with class weights,
 temporal sample weights and two outputs."""
 
-import json
 import os
 import socket
 import subprocess

@@ -4,9 +4,8 @@ Class-weight tables live in variables, so a schedule changes the weights in
 force between epochs without retracing the training step.
 """
 
-import numpy as np
-
 import keras
+import numpy as np
 
 from weighted_models.metrics import ConfusionMatrix, per_class_scores
 
@@ -59,7 +58,7 @@ class ClassWeightScheduler(keras.callbacks.Callback):
                 f"Received a model of type {type(self.model).__name__}."
             )
         self._targets = self.model.class_weight_tables
-        if not self._targets or all(t is None for t in self._targets):
+        if not self._targets or all(t is None for t in self._targets.values()):
             raise ValueError(
                 f"{type(self).__name__} needs class weights to schedule: pass "
                 f"`class_weight` to `fit` or `compile`."
@@ -68,8 +67,8 @@ class ClassWeightScheduler(keras.callbacks.Callback):
 
     def _tables(self, alpha):
         if self.interpolation == "linear":
-            return [None if w is None else 1.0 + alpha * (w - 1.0) for w in self._targets]
-        return [None if w is None else np.power(w, alpha) for w in self._targets]
+            return {k: None if w is None else 1.0 + alpha * (w - 1.0) for k, w in self._targets.items()}
+        return {k: None if w is None else np.power(w, alpha) for k, w in self._targets.items()}
 
     def on_epoch_begin(self, epoch, logs=None):
         alpha = float(self.schedule(epoch))

@@ -28,7 +28,7 @@ import keras
 from keras import ops
 
 from weighted_models.keras_internals import CompileLoss
-from weighted_models.outputs import OutputSpec, check_output_keys, loss_spec
+from weighted_models.outputs import check_output_keys, loss_spec
 from weighted_models.weighting import (
     element_weights,
     loss_reduction,

@@ -15,7 +15,7 @@
 
 Labels are checked here, not in the step, because inside a compiled step an
 out-of-range label cannot raise: XLA drops assertions, a GPU gather returns
-0 and XLA clamps the index. Checking at the door catches it the same way on
+0 and XLA clamps the index. Checking before the step catches it the same way on
 every device and under `jit_compile`.
 """
 
@@ -28,7 +28,6 @@ import time
 
 import keras
 import numpy as np
-
 
 
 class InvalidLabelsError(ValueError):

@@ -6,25 +6,24 @@ has one file to check (`make test-compat` runs the suite on the oldest and
 newest supported Keras).
 """
 
-from keras.src.trainers.compile_utils import CompileLoss
+# `keras.Model(inputs, outputs)` returns a `Functional` through these; a
+# subclass that is built the same way needs them (Keras's own injection
+# would also turn the subclass's bases functional).
+from keras.src.backend import compute_output_spec
+
 # The class behind `compile(loss=...)`: it routes loss structures (one loss,
 # lists, dicts, nested structures, `None` entries, partial labels, the
 # "crossentropy" shortcut) to outputs and keeps per-output loss trackers.
 # WeightedModel subclasses it so that its routing and errors are Keras's own.
+from keras.src.losses.loss import scale_loss_for_distribution, unscale_loss_for_distribution
 
-from keras.src.losses.loss import scale_loss_for_distribution
-from keras.src.losses.loss import unscale_loss_for_distribution
 # How every Keras loss scales its value under `tf.distribute` (1 / replicas);
 # a weighted loss must scale exactly as the built-in one does.
-
 from keras.src.models.functional import Functional
 from keras.src.models.model import functional_init_arguments
+from keras.src.trainers.compile_utils import CompileLoss
 from keras.src.trainers.trainer import Trainer
-# `keras.Model(inputs, outputs)` returns a `Functional` through these; a
-# subclass that is built the same way needs them (Keras's own injection
-# would also turn the subclass's bases functional).
 
-from keras.src.backend import compute_output_spec
 # Runs a function on symbolic shapes (no data, no FLOPs): Keras's own
 # `_symbolic_build` uses it to build the compiled loss; WeightedModel uses it
 # to route labels to losses before training. `keras.ops` has no public twin

@@ -81,7 +81,8 @@ class ConfusionMatrix(keras.metrics.Metric):
     """A weighted confusion matrix accumulated over the epoch.
 
     Args:
-        num_classes: number of classes (2 for a one-unit sigmoid output).
+        num_classes: number of classes; the default, 2, is a binary output
+            (one sigmoid unit, or two softmax units).
         threshold: decision threshold of one-unit sigmoid outputs.
         name, dtype: as for any Keras metric.
 
@@ -93,7 +94,7 @@ class ConfusionMatrix(keras.metrics.Metric):
     [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 1.0]]
     """
 
-    def __init__(self, num_classes, *, threshold=0.5, name="confusion_matrix", dtype=None):
+    def __init__(self, num_classes=2, *, threshold=0.5, name="confusion_matrix", dtype=None):
         super().__init__(name=name, dtype=dtype)
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"Expected `num_classes` to be an int >= 2. Received: num_classes={num_classes!r}")
@@ -104,6 +105,14 @@ class ConfusionMatrix(keras.metrics.Metric):
         )
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        shape = getattr(y_pred, "shape", None)
+        units = shape[-1] if shape else None
+        if units not in (None, 1, self.num_classes):
+            raise ValueError(
+                f"Metric '{self.name}' counts {self.num_classes} classes, but the output it is "
+                f"given has {units} units. Pass num_classes={units}"
+                + (" (the default, 2, is for binary outputs)." if self.num_classes == 2 else ".")
+            )
         actual, predicted = _class_ids(y_true, y_pred, self.threshold)
         n = self.num_classes
         index = ops.reshape(actual * n + predicted, (-1,))
@@ -145,7 +154,7 @@ class BalancedAccuracy(ConfusionMatrix):
     0.5
     """
 
-    def __init__(self, num_classes, *, threshold=0.5, name="balanced_accuracy", dtype=None):
+    def __init__(self, num_classes=2, *, threshold=0.5, name="balanced_accuracy", dtype=None):
         super().__init__(num_classes, threshold=threshold, name=name, dtype=dtype)
 
     def result(self):
@@ -158,7 +167,7 @@ class _ClassScore(ConfusionMatrix):
 
     score = None
 
-    def __init__(self, num_classes, *, class_id=None, threshold=0.5, name=None, dtype=None):
+    def __init__(self, num_classes=2, *, class_id=None, threshold=0.5, name=None, dtype=None):
         super().__init__(num_classes, threshold=threshold, name=name or self.default_name, dtype=dtype)
         if class_id is not None and not 0 <= class_id < num_classes:
             raise ValueError(
@@ -181,11 +190,12 @@ class _ClassScore(ConfusionMatrix):
 class Sensitivity(_ClassScore):
     """Sensitivity (recall, true-positive rate) of one class, or its macro average.
 
-    `Sensitivity(2, class_id=1)` on a one-unit sigmoid output is the
-    sensitivity of the positive class, as in seed 001, counted over the epoch.
+    `Sensitivity(class_id=1)` on a one-unit sigmoid output is the
+    sensitivity of the positive class (a rare event such as a fault or a
+    fraud), counted over the epoch.
 
     Args:
-        num_classes: number of classes.
+        num_classes: number of classes; the default, 2, is a binary output.
         class_id: the class, or `None` for the macro average (scikit-learn's
             `recall_score(average="macro")`).
         threshold: decision threshold of one-unit sigmoid outputs.
@@ -250,7 +260,7 @@ class WeightedF1(ConfusionMatrix):
     0.5556
     """
 
-    def __init__(self, num_classes, *, threshold=0.5, name="weighted_f1", dtype=None):
+    def __init__(self, num_classes=2, *, threshold=0.5, name="weighted_f1", dtype=None):
         super().__init__(num_classes, threshold=threshold, name=name, dtype=dtype)
 
     def result(self):
@@ -270,7 +280,7 @@ class PerClassRecall(ConfusionMatrix):
     {'recall_0': 0.5, 'recall_1': 1.0}
     """
 
-    def __init__(self, num_classes, *, threshold=0.5, name="recall", dtype=None):
+    def __init__(self, num_classes=2, *, threshold=0.5, name="recall", dtype=None):
         super().__init__(num_classes, threshold=threshold, name=name, dtype=dtype)
 
     def result(self):

@@ -2,14 +2,14 @@
 
 import contextlib
 
-import numpy as np
-
 import keras
+import numpy as np
 
 from weighted_models.backends import step_class
 from weighted_models.compile_loss import WeightedCompileLoss
 from weighted_models.data import (
     DataSource,
+    InvalidLabelsError,
     LabelChecker,
     checked_dataset,
     checked_validation_data,
@@ -440,6 +440,7 @@ class WeightedModel(step_class(), keras.Model):
             )
         if source.kind == "arrays":
             _check_output_keys(self, y, sample_weight)
+            _check_numeric_labels(self, source.y)
         checker = self._route(source)
         x, y, sample_weight = source.checked(checker, self._check_dataset)
         options = self._weighting_options
@@ -558,11 +559,20 @@ class WeightedModel(step_class(), keras.Model):
 
     @property
     def class_weight_tables(self):
-        """The class-weight tables of the last `fit`, one per output, or `None`.
+        """The class-weight tables of the last `fit` by output name, or `None`.
 
-        A list in output order (the order of the `<output>_loss` logs) of
-        NumPy tables (see `weighted_models.strategies` for their shapes),
-        `None` for outputs trained without class weights.
+        A dict output name -> NumPy table (see `weighted_models.strategies`
+        for their shapes), `None` for outputs trained without class weights;
+        its order is Keras's output order (that of the `<output>_loss` logs,
+        which Keras sorts for dict outputs).
+
+        Example:
+
+        ```python
+        model.fit(x, {"tags": y_tags, "alarm": y_alarm}, class_weight={"tags": "balanced"})
+        model.class_weight_tables["tags"]   # the balanced table of "tags"
+        model.class_weight_tables["alarm"]  # None: trained without class weights
+        ```
         """
         loss, tables = self._weighted_loss, self._fit_tables
         if tables is None or loss is None or loss.target_names is None:
@@ -570,7 +580,7 @@ class WeightedModel(step_class(), keras.Model):
         first = {}
         for name, table in zip(loss.target_names, tables):
             first.setdefault(name, table)
-        return [None if first[n] is None else np.array(first[n]) for n in loss.targets()]
+        return {n: None if first[n] is None else np.array(first[n]) for n in loss.targets()}
 
     def assign_class_weight_tables(self, tables):
         """Sets the class weights in force for training, without retracing the step.
@@ -764,6 +774,28 @@ def _check_output_keys(model, y, sample_weight):
         return
     check_output_keys(y, names, what="y")
     check_output_keys(sample_weight, names, what="sample_weight")
+
+
+def _check_numeric_labels(model, y):
+    """String, bytes or object labels: the documented error, naming the output."""
+    if y is None:
+        return
+    names = list(getattr(model, "output_names", None) or [])
+    if isinstance(y, dict):
+        named = list(y.items())
+    elif isinstance(y, (list, tuple)) and len(y) == len(names) and len(names) > 1:
+        named = list(zip(names, y))
+    else:
+        named = [(names[0] if len(names) == 1 else "y", y)]
+    for name, labels in named:
+        dtype = getattr(labels, "dtype", None)
+        if dtype is None and isinstance(labels, (list, tuple)):
+            dtype = np.asarray(labels).dtype
+        if isinstance(dtype, np.dtype) and dtype.kind in "USOV":
+            raise InvalidLabelsError(
+                f"Output '{name}': labels must be numeric. Received dtype {dtype}; encode "
+                f"string labels as class indices first (e.g. `np.unique(y, return_inverse=True)`)."
+            )
 
 
 @keras.saving.register_keras_serializable(package="weighted_models")

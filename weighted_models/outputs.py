@@ -8,7 +8,6 @@ into one entry per output, with errors that name the output or key at fault.
 """
 
 import dataclasses
-
 import numbers
 
 import keras

@@ -119,7 +119,7 @@ def _check_counts(counts, name, strategy):
         what = f"classes {missing[:, 0].tolist()} do not occur"
     else:
         sides = {0: "negative", 1: "positive"}
-        what = ", ".join(f"label {l} has no {sides[s]} example" for s, l in missing.tolist())
+        what = ", ".join(f"label {c} has no {sides[s]} example" for s, c in missing.tolist())
     raise ValueError(
         f"Output '{name}': class_weight='{strategy}' needs every class in the "
         f"training labels, but {what}. Give explicit weights instead."

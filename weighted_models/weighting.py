@@ -24,6 +24,7 @@ axis is averaged):
 
 import keras
 from keras import ops
+
 from weighted_models.keras_internals import get_keras_mask, scale_loss_for_distribution
 
 REDUCTIONS = ("auto", "sum_over_batch_size", "sum", "weighted_mean")
