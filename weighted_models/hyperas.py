@@ -147,7 +147,7 @@ class HyperasFunction:
 
     Example:
 
-    >>> f = HyperasFunction("def f(x):\n    return {'loss': x * {{uniform(0, 1)}}}")
+    >>> f = HyperasFunction("def f(x):\\n    return {'loss': x * {{uniform(0, 1)}}}")
     >>> f.names
     ['loss']
     """

@@ -788,14 +788,14 @@ def _check_numeric_labels(model, y):
     else:
         named = [(names[0] if len(names) == 1 else "y", y)]
     for name, labels in named:
-        dtype = getattr(labels, "dtype", None)
-        if dtype is None and isinstance(labels, (list, tuple)):
-            dtype = np.asarray(labels).dtype
-        if isinstance(dtype, np.dtype) and dtype.kind in "USOV":
-            raise InvalidLabelsError(
-                f"Output '{name}': labels must be numeric. Received dtype {dtype}; encode "
-                f"string labels as class indices first (e.g. `np.unique(y, return_inverse=True)`)."
-            )
+        for leaf in keras.tree.flatten(labels):
+            dtype = getattr(leaf, "dtype", None)
+            if isinstance(leaf, (str, bytes)) or (isinstance(dtype, np.dtype) and dtype.kind in "USOV"):
+                raise InvalidLabelsError(
+                    f"Output '{name}': labels must be numeric. Received dtype "
+                    f"{dtype if dtype is not None else type(leaf).__name__}; encode string labels "
+                    f"as class indices first (e.g. `np.unique(y, return_inverse=True)`)."
+                )
 
 
 @keras.saving.register_keras_serializable(package="weighted_models")
