@@ -343,7 +343,7 @@ def checked_batch(checker, x, y, sample_weight, guard_inputs=False):
     checks = _tf_label_checks(checker, y, sample_weight)
     if not checks:
         return x, y
-    masks = [tf.reshape(ok, [-1]) for ok, *_ in checks]
+    masks = [ok if ok.shape.rank == 1 else tf.reshape(ok, [-1]) for ok, *_ in checks]
     ok = tf.reduce_all(masks[0] if len(masks) == 1 else tf.concat(masks, 0))  # one reduction
     leaves = keras.tree.flatten((x, y))
     first = 0 if guard_inputs else len(keras.tree.flatten(x))
