@@ -73,3 +73,33 @@ requires_exact_keras_distribution = pytest.mark.skipif(
     reason=f"Keras {keras.__version__}'s own TF step under tf.distribute differs from one "
            "device (keras.Model too); measured exact on 3.15",
 )
+
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def run_on_each_backend(script, folder, suffix, timeout=900):
+    """Runs `script <out>` once per installed backend, the processes side by side.
+
+    Keras picks its backend once per process, so each backend gets its own.
+    Returns dict backend -> (path of its output file, its stdout); a backend
+    that is not installed (an optional extra) is left out.
+    """
+    import importlib.util
+    import subprocess
+    import sys
+
+    running = {}
+    for backend in BACKENDS:
+        if importlib.util.find_spec(backend) is None:
+            continue
+        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+        out = folder / f"{backend}{suffix}"
+        running[backend] = (out, subprocess.Popen([sys.executable, str(script), str(out)], env=env,
+                                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    results = {}
+    for backend, (out, process) in running.items():
+        stdout, stderr = process.communicate(timeout=timeout)
+        assert process.returncode == 0, f"{backend}:\n{stdout[-2000:]}\n{stderr[-4000:]}"
+        results[backend] = (out, stdout)
+    return results

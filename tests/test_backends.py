@@ -8,32 +8,20 @@ weights of the three backends, from the same initial weights, must agree to
 float32 precision.
 """
 
-import importlib.util
-import os
 import pathlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from conftest import run_on_each_backend
 
-BACKENDS = ("tensorflow", "jax", "torch")
 SCRIPT = pathlib.Path(__file__).with_name("backend_run.py")
 
 
 @pytest.fixture(scope="module")
 def figures(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("backends")
     found = {}
-    for backend in BACKENDS:
-        if importlib.util.find_spec(backend) is None:
-            continue  # an optional backend that is not installed
-        out = folder / f"{backend}.npz"
-        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-        result = subprocess.run([sys.executable, str(SCRIPT), str(out)], env=env,
-                                capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, f"{backend}:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
-        assert f"OK {backend}" in result.stdout
+    for backend, (out, stdout) in run_on_each_backend(SCRIPT, tmp_path_factory.mktemp("backends"), ".npz").items():
+        assert f"OK {backend}" in stdout
         found[backend] = dict(np.load(out))
     return found
 

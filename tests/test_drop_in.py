@@ -8,18 +8,14 @@ trained, with the same losses and the same weights after training (to 1e-5
 relative), or both failed with the same error type.
 """
 
-import importlib.util
 import json
-import os
 import pathlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from conftest import BACKENDS, run_on_each_backend
 
 SCRIPT = pathlib.Path(__file__).with_name("drop_in_run.py")
-BACKENDS = ("tensorflow", "jax", "torch")
 CASES = [
     "compute_loss_override", "compute_loss_override_weighted",
     "mask_zero", "mask_zero_weighted", "masking_layer", "masking_layer_weighted",
@@ -36,22 +32,8 @@ SAME_ERROR = {"unknown_loss_key": "KeyError"}  # Keras refuses it too: so must w
 @pytest.fixture(scope="session")
 def drop_in_results(tmp_path_factory):
     """Runs the cases once per installed backend, the processes side by side."""
-    folder = tmp_path_factory.mktemp("drop_in")
-    running = {}
-    for backend in BACKENDS:
-        if importlib.util.find_spec(backend) is None:
-            continue
-        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-        out = folder / f"{backend}.json"
-        running[backend] = (out, subprocess.Popen(
-            [sys.executable, str(SCRIPT), str(out)], env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    results = {}
-    for backend, (out, process) in running.items():
-        stdout, stderr = process.communicate(timeout=900)
-        assert process.returncode == 0, f"{backend}:\n{stdout[-2000:]}\n{stderr[-4000:]}"
-        results[backend] = json.loads(out.read_text())
-    return results
+    ran = run_on_each_backend(SCRIPT, tmp_path_factory.mktemp("drop_in"), ".json")
+    return {backend: json.loads(out.read_text()) for backend, (out, _) in ran.items()}
 
 
 @pytest.mark.slow

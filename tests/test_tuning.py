@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import assert_history_close, per_sample
 
-from weighted_models import WeightedModel
+from weighted_models import WeightedModel, tuning
 from weighted_models.tuning import WeightedHyperModel, imbalance_metrics, load_best_model, objective
 
 RNG = np.random.default_rng(0)
@@ -177,7 +177,7 @@ def test_class_weight_passed_to_search_or_compiled_in_build_model_is_refused(tmp
         _tuner(tmp_path, compiled_with_weights, name="compiled")
 
 
-def test_an_objective_the_model_does_not_log_stops_the_search_at_its_first_batch(tmp_path):
+def test_an_objective_the_model_does_not_log_stops_the_search_at_its_first_batch(tmp_path, monkeypatch):
     def without_imbalance_metrics(hp):
         model = build_model(hp)
         model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -193,9 +193,15 @@ def test_an_objective_the_model_does_not_log_stops_the_search_at_its_first_batch
     with pytest.raises(kt.errors.FatalValueError, match=r"scored on validation data, but `search\(\)` got neither"):
         _tuner(tmp_path, name="noval").search(X, Y, epochs=1, callbacks=[counter], verbose=0)
     assert counter.batches == 1
-    # A metric Keras logs, with its inferred direction, is a valid objective.
+    # A metric Keras logs, with its inferred direction, is a valid objective; the
+    # per-batch check rides along the first trial only.
     tuner = _tuner(tmp_path, without_imbalance_metrics, goal=objective("accuracy"), name="accuracy")
+    made = []
+    original_init = tuning._ObjectiveCheck.__init__
+    monkeypatch.setattr(tuning._ObjectiveCheck, "__init__",
+                        lambda self, *args: made.append(1) or original_init(self, *args))
     tuner.search(X, Y, epochs=1, validation_data=(X, Y), verbose=0)
+    assert len(made) == 1
     scores = [t.score for t in tuner.oracle.trials.values()]
     assert len(scores) == 3 and tuner.oracle.get_best_trials(1)[0].score == max(scores)
 

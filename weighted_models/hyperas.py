@@ -45,6 +45,7 @@ Hyperband is refused: a Hyperas function fixes its own epochs, which
 Hyperband needs to set.
 """
 
+import ast
 import inspect
 import math
 import os
@@ -165,8 +166,6 @@ class HyperasFunction:
         namespace.update(self.functions)
         new_source, markers = rewrite(source, namespace)
         if name is None:
-            import ast
-
             defined = [n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)]
             if not defined:
                 raise ValueError("The Hyperas source defines no function.")

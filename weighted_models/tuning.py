@@ -144,6 +144,7 @@ class WeightedHyperModel(kt.HyperModel):
         self.betas = [float(b) for b in betas]
         self.deferred_epochs = list(deferred_epochs)
         self.outputs = outputs
+        self._logged_objectives = set()  # objective names a trial's logs have shown
 
     def _strategy(self, hp, prefix):
         name = f"{prefix}class_weight"
@@ -223,8 +224,11 @@ class WeightedHyperModel(kt.HyperModel):
                     f"The objective {name!r} is scored on validation data, but `search()` got "
                     f"neither `validation_data` nor `validation_split`."
                 )
-        if names:
-            callbacks.append(_ObjectiveCheck(names))
+        unverified = [n for n in names if n not in self._logged_objectives]
+        if unverified:
+            # A per-batch hook makes Keras read the logs back every batch, so
+            # only the first fit of a search carries it.
+            callbacks.append(_ObjectiveCheck(unverified, self._logged_objectives))
         start = self._deferred_epoch(hp)
         if start > 0 and self.class_weight(hp) is not None:
             callbacks.append(DeferredReweighting(start_epoch=start))
@@ -251,11 +255,16 @@ def _objective_names(callbacks):
 
 
 class _ObjectiveCheck(keras.callbacks.Callback):
-    """Stops the search at the first batch when the model does not log the objective."""
+    """Stops the search at the first batch when the model does not log the objective.
 
-    def __init__(self, names):
+    Names found in the logs are added to `verified` (the hypermodel's), so
+    later trials skip the check.
+    """
+
+    def __init__(self, names, verified):
         super().__init__()
         self.names = names
+        self.verified = verified
 
     def on_train_batch_end(self, batch, logs=None):
         if batch != 0 or logs is None:
@@ -268,6 +277,7 @@ class _ObjectiveCheck(keras.callbacks.Callback):
                     f"Compile the metric the objective names (e.g. "
                     f"`metrics=imbalance_metrics(num_classes)`) or choose one of these."
                 )
+        self.verified.update(self.names)
 
 
 def load_best_model(tuner, path=None):
