@@ -1,23 +1,20 @@
 """The benchmark scripts: they compare like with like, and write their records."""
 
-import importlib.util
+import importlib
 import json
 import os
-import pathlib
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-BENCHMARKS = pathlib.Path(__file__).parents[1] / "benchmarks"
+from weighted_models.cli import main as command
 
 
 def load(name):
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    # The benchmarks ship inside the package, so an installed one can run them.
+    return importlib.import_module(f"weighted_models._benchmarks.{name}")
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +92,10 @@ def test_throughput_runs_on_jax_without_tensorflow(tmp_path):
     # neither need it nor record it.
     pytest.importorskip("jax")
     script = (
-        "import sys; sys.modules['tensorflow'] = None; import runpy; "
-        f"sys.argv = ['throughput.py', '--quick', '--part', 'matrix', '--only', "
-        f"'mlp_784_64_64_10', '--out', {str(tmp_path)!r}]; "
-        f"runpy.run_path({str(BENCHMARKS / 'throughput.py')!r}, run_name='__main__')"
+        "import sys; sys.modules['tensorflow'] = None; "
+        "from weighted_models.cli import main; "
+        f"main(['bench', 'throughput', '--part', 'matrix', '--only', "
+        f"'mlp_784_64_64_10', '--out', {str(tmp_path)!r}])"
     )
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
@@ -126,16 +123,30 @@ def test_startup_memory_child_reports_a_timed_fit(case, variant, samples, timest
 
 
 @pytest.mark.slow
-def test_label_counting_quick_run_writes_records(tmp_path):
-    load("label_counting").main(["--quick", "--out", str(tmp_path)])
+def test_label_counting_quick_run_writes_records(tmp_path, capsys):
+    # Through the command: the options after the benchmark's name are its own.
+    assert command(["bench", "label_counting", "--out", str(tmp_path)]) == 0
+    assert "== label_counting ==" in capsys.readouterr().out
     record = json.loads((tmp_path / "label_counting_quick.json").read_text())
     assert record["benchmark"] == "label_counting" and record["results"]
     assert record["machine"]["cpus"] >= 1 and record["settings"]["quick"] is True
     assert (tmp_path / "label_counting_quick.md").read_text().count("|") > 8
 
 
+def test_bench_names_its_options_and_what_it_needs(monkeypatch, capsys):
+    with pytest.raises(SystemExit):
+        command(["bench", "label_counting", "--help"])
+    assert "usage: weighted-models bench label_counting" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        command(["bench", "--rounds=3"])  # a benchmark's option without its name
+    assert "unrecognized arguments: --rounds=3" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    with pytest.raises(SystemExit, match=r"pip install 'weighted_models\[plot\]'"):
+        command(["bench", "quality"])
+
+
 def test_summarize_pairs_rounds():
-    from weighted_models.benchmarking import summarize
+    from weighted_models._benchmarks.records import summarize
 
     times = {"base": [1.0, 2.0, 1.0], "other": [1.1, 2.0, 1.3]}
     summary = summarize(times, "base")

@@ -1,6 +1,7 @@
 """The demo's data set and a one-epoch run of the demo itself."""
 
 import json
+import sys
 
 import numpy as np
 
@@ -25,3 +26,15 @@ def test_demo_writes_its_report(tmp_path):
     assert saved == summary
     assert set(saved["models"]) == {"plain Keras", "WeightedModel balanced"}
     assert (tmp_path / "per_class_recall.png").stat().st_size > 10_000
+
+
+def test_demo_shows_one_progress_bar_over_its_runs(tmp_path, capsys, monkeypatch):
+    # 2 seeds x 2 models x 2 epochs = 8 epochs on one bar, no per-epoch logs;
+    # without matplotlib the report says what the PNG needs instead of failing.
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    run_demo(seeds=2, epochs=2, out_dir=str(tmp_path), verbose=1)
+    out = capsys.readouterr().out
+    assert "8/8" in out and "Epoch 1/2" not in out and "== seed" not in out
+    assert "No PNG: the plots need matplotlib: pip install 'weighted_models[plot]'" in out
+    assert not (tmp_path / "per_class_recall.png").exists()
+    assert (tmp_path / "results.json").exists()

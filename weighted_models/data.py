@@ -374,7 +374,7 @@ def checked_dataset(dataset, checker):
 
     No Python runs per batch (no `numpy_function`): the pipeline releases the
     GIL and stays serialisable. A map stage has a cost of its own in tf.data
-    (see benchmarks/input_pipeline.py), so `WeightedModel` puts the check here
+    (see `weighted-models bench input_pipeline`), so `WeightedModel` puts the check here
     only where the step cannot raise: a TensorFlow step compiled with XLA.
     """
     import tensorflow as tf

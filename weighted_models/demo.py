@@ -12,7 +12,10 @@ are reported for both, averaged over seeds.
 import json
 import os
 
+import keras
 import numpy as np
+
+MATPLOTLIB_NEEDED = "the plots need matplotlib: pip install 'weighted_models[plot]'"
 
 
 def long_tailed_digits(*, ratio=100, n_max=150, test_per_class=30, seed=0):
@@ -41,8 +44,6 @@ def long_tailed_digits(*, ratio=100, n_max=150, test_per_class=30, seed=0):
 
 
 def _network(cls, seed):
-    import keras
-
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((64,), name="pixels")
     h = keras.layers.Dense(64, activation="relu")(inputs)
@@ -64,22 +65,31 @@ def _scores(y_true, y_pred):
 def run_demo(*, ratio=100, seeds=3, epochs=60, out_dir="demo_output", verbose=1):
     """Trains both models over `seeds` seeds, prints the report, writes a PNG and JSON.
 
+    Args:
+        ratio: imbalance ratio of the training set.
+        seeds: how many seeds (data split and initial weights) to average over.
+        epochs: training epochs per run.
+        out_dir: folder for `results.json` and `per_class_recall.png`.
+        verbose: 0 prints only the report; 1 one progress bar over all runs;
+            2 Keras's per-epoch logs for the runs of seed 0.
+
     Returns:
         The results as a dict (also written to `out_dir/results.json`).
     """
-    import keras
-
     from weighted_models import WeightedModel
 
     results = {"plain Keras": [], "WeightedModel balanced": []}
     counts = None
+    progress = None
+    if verbose == 1:
+        progress = _RunProgress(keras.utils.Progbar(seeds * len(results) * epochs, unit_name="epoch"))
     for seed in range(seeds):
         x_train, y_train, x_test, y_test = long_tailed_digits(ratio=ratio, seed=seed)
         counts = np.bincount(y_train, minlength=10)
         plain = _network(keras.Model, seed)
         weighted = _network(WeightedModel, seed)
         weighted.set_weights(plain.get_weights())
-        show = verbose if seed == 0 else 0
+        show = 2 if verbose == 2 and seed == 0 else 0
         for name, model, extra in (
             ("plain Keras", plain, {}),
             ("WeightedModel balanced", weighted, {"class_weight": "balanced"}),
@@ -87,7 +97,8 @@ def run_demo(*, ratio=100, seeds=3, epochs=60, out_dir="demo_output", verbose=1)
             if show:
                 print(f"\n== seed {seed}: {name} ==")
             model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
-            model.fit(x_train, y_train, batch_size=32, epochs=epochs, verbose=show, **extra)
+            model.fit(x_train, y_train, batch_size=32, epochs=epochs, verbose=show,
+                      callbacks=[progress] if progress else [], **extra)
             y_pred = model.predict(x_test, verbose=0).argmax(axis=-1)
             results[name].append(_scores(y_test, y_pred))
 
@@ -109,9 +120,26 @@ def run_demo(*, ratio=100, seeds=3, epochs=60, out_dir="demo_output", verbose=1)
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump(summary, f, indent=2)
-    path = _plot_recall(summary, os.path.join(out_dir, "per_class_recall.png"))
-    print(f"\nWrote {os.path.join(out_dir, 'results.json')} and {path}")
+    written = os.path.join(out_dir, "results.json")
+    try:
+        written += " and " + _plot_recall(summary, os.path.join(out_dir, "per_class_recall.png"))
+    except ModuleNotFoundError as error:
+        if error.name != "matplotlib":
+            raise
+        print(f"\nNo PNG: {MATPLOTLIB_NEEDED}")
+    print(f"\nWrote {written}")
     return summary
+
+
+class _RunProgress(keras.callbacks.Callback):
+    """Advances one progress bar by an epoch, across every `fit` it is given to."""
+
+    def __init__(self, bar):
+        super().__init__()
+        self.bar = bar
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.add(1)
 
 
 def _print_report(summary):

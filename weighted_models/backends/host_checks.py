@@ -4,7 +4,7 @@ On JAX and PyTorch, Keras converts every `tf.data` batch to NumPy (or CPU
 tensors) in Python before the step. `WeightedModel` checks those arrays
 right there (vectorised NumPy, before the step function runs) instead of
 adding a stage to the pipeline: a map stage costs tf.data more per batch
-than the check itself (benchmarks/input_pipeline.py).
+than the check itself (`weighted-models bench input_pipeline`).
 """
 
 from weighted_models.data import host_checked_step_input

@@ -27,7 +27,7 @@ class TensorFlowSteps:
     def _checked_step_data(self, data):
         # A tf.data batch is checked here, by graph ops ahead of everything the
         # step computes from it: no stage added to the pipeline, so no cost
-        # measurable (benchmarks/input_pipeline.py). Not under XLA, which drops
+        # measurable (`weighted-models bench input_pipeline`). Not under XLA, which drops
         # failures: there the pipeline carries the check (see
         # `WeightedModel._check_dataset`).
         checker = getattr(self, "_step_checker", None)

@@ -43,10 +43,9 @@ WeightedModel / Keras (or checked / plain); `keras_repeat`, a second identical
 Backend-neutral for the end-to-end part: run with `KERAS_BACKEND=jax` or
 `torch`; the pipeline-alone part always uses TensorFlow's tf.data.
 
-Run: python benchmarks/input_pipeline.py [--quick] [--part alone|end_to_end|all]
+Run: weighted-models bench input_pipeline [--quick] [--part alone|end_to_end|all]
 """
 
-import argparse
 import os
 import statistics
 import time
@@ -58,7 +57,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from weighted_models import WeightedModel  # noqa: E402
-from weighted_models.benchmarking import save_results, summarize, versions  # noqa: E402
+from weighted_models._benchmarks.records import benchmark_parser, save_results, summarize, versions  # noqa: E402
 from weighted_models.compile_loss import Route  # noqa: E402
 from weighted_models.data import LabelChecker, checked_dataset  # noqa: E402
 from weighted_models.outputs import OutputSpec  # noqa: E402
@@ -236,11 +235,8 @@ def _tables(alone, e2e):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer samples and rounds")
+    parser = benchmark_parser(__name__, __doc__, quick_help="fewer samples and rounds", rounds=True)
     parser.add_argument("--part", choices=("alone", "end_to_end", "all"), default="all")
-    parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args(argv)
     n, rounds = (12_800, 3) if args.quick else (60_000, 7)
     rounds = args.rounds or rounds

@@ -19,7 +19,7 @@ process of its own). Cases:
   weights; built-in Keras needs an (N, T) sample-weight array
   (`keras_sample_weight`); `weighted_model` needs none.
 
-Run: python benchmarks/startup_memory.py [--quick]
+Run: weighted-models bench startup_memory [--quick]
 """
 
 import argparse
@@ -29,6 +29,8 @@ import resource
 import subprocess
 import sys
 import time
+
+from weighted_models._benchmarks.records import benchmark_parser, save_results, versions
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -95,7 +97,7 @@ def child(case, variant, n, timesteps, repeats):
 
 
 def measure(case, variant, n, timesteps, repeats):
-    command = [sys.executable, os.path.abspath(__file__), "--child", case, variant,
+    command = [sys.executable, "-m", "weighted_models._benchmarks.startup_memory", "--child", case, variant,
                str(n), str(timesteps), str(repeats)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -104,9 +106,7 @@ def measure(case, variant, n, timesteps, repeats):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 M labels only, fewer repeats")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    parser = benchmark_parser(__name__, __doc__, quick_help="1 M labels only, fewer repeats")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -115,7 +115,6 @@ def main(argv=None):
 
     import numpy as np
 
-    from weighted_models.benchmarking import save_results, versions
 
     repeats = 2 if args.quick else 5
     runs = [("class_weights", n, 0) for n in ((1_000_000,) if args.quick else (1_000_000, 10_000_000))]

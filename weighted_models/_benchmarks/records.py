@@ -1,11 +1,12 @@
 """Benchmark records: the machine, versions and settings with every result.
 
-Used by the scripts under `benchmarks/`: each result is written as JSON (for
+Used by the benchmarks in this package: each result is written as JSON (for
 machines) and as a markdown table (for people), side by side. Nothing here
-imports TensorFlow unless it is the Keras backend, so the scripts also run
+imports TensorFlow unless it is the Keras backend, so the benchmarks also run
 where only JAX or PyTorch is installed (the GPU machines).
 """
 
+import argparse
 import json
 import os
 import platform
@@ -121,3 +122,30 @@ def save_results(record, *, table, title, out, quick):
         f.write(f"# {title}\n\nMachine: {record['machine']}\n\nSettings: {record['settings']}; "
                 f"versions: {record['versions']}\n\n{table}\n")
     return stem
+
+
+DEFAULT_OUT = os.path.join("benchmarks", "results")
+
+
+def benchmark_parser(name, doc, *, quick_help, rounds=False):
+    """The arguments every benchmark takes: `--quick`, `--out` (and `--rounds`).
+
+    Args:
+        name: the benchmark module's `__name__`; the usage line says
+            `weighted-models bench NAME`.
+        doc: the benchmark module's docstring; its first line is the description.
+        quick_help: what `--quick` shortens.
+        rounds: whether the benchmark repeats interleaved rounds that
+            `--rounds` overrides.
+
+    Returns:
+        An `argparse.ArgumentParser` the benchmark adds its own arguments to.
+    """
+    parser = argparse.ArgumentParser(prog="weighted-models bench " + name.rsplit(".", 1)[-1],
+                                     description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--out", default=DEFAULT_OUT,
+                        help=f"folder for the JSON, markdown and PNG results (default {DEFAULT_OUT})")
+    if rounds:
+        parser.add_argument("--rounds", type=int, default=None, help="override the number of rounds")
+    return parser

@@ -25,10 +25,9 @@ to the unweighted step.
 Backend-neutral: run with `KERAS_BACKEND=jax` or `torch` on a GPU machine; the
 device, backend and versions are recorded with each result.
 
-Run: python benchmarks/throughput.py [--quick] [--part matrix|scaling|all] [--only NAMES]
+Run: weighted-models bench throughput [--quick] [--part matrix|scaling|all] [--only NAMES]
 """
 
-import argparse
 import dataclasses
 import os
 import time
@@ -40,7 +39,7 @@ import numpy as np  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
 from weighted_models import WeightedModel  # noqa: E402
-from weighted_models.benchmarking import accelerator, save_results, summarize, versions  # noqa: E402
+from weighted_models._benchmarks.records import accelerator, benchmark_parser, save_results, summarize, versions  # noqa: E402
 
 VARIANTS = ("keras_unweighted", "keras_unweighted_repeat", "keras_class_weight",
             "keras_sample_weight", "handwritten_loss", "weighted_model")
@@ -255,13 +254,10 @@ def _table(rows, key_name):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer steps, rounds and sweep points")
+    parser = benchmark_parser(__name__, __doc__, quick_help="fewer steps, rounds and sweep points", rounds=True)
     parser.add_argument("--part", choices=("matrix", "scaling", "all"), default="all")
-    parser.add_argument("--rounds", type=int, default=None, help="override the number of rounds")
     parser.add_argument("--only", default=None,
                         help="comma-separated matrix scenarios or scaling axes to run")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args(argv)
     only = None if args.only is None else set(args.only.split(","))
     max_steps, rounds, fit_seconds = (60, 4, 0.15) if args.quick else (300, 11, 0.4)

@@ -8,10 +8,9 @@ training on) and the logit-adjusted loss (tau 1). Reports balanced accuracy and
 macro F1 as mean ± std over seeds; JSON, markdown and a PNG under
 `benchmarks/results/`.
 
-Run: python benchmarks/quality.py [--quick]
+Run: weighted-models bench quality [--quick]
 """
 
-import argparse
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -27,7 +26,7 @@ from weighted_models import (  # noqa: E402
     WeightedModel,
     count_labels,
 )
-from weighted_models.benchmarking import save_results, versions  # noqa: E402
+from weighted_models._benchmarks.records import benchmark_parser, save_results, versions  # noqa: E402
 from weighted_models.demo import long_tailed_digits  # noqa: E402
 
 VARIANTS = ["unweighted", "balanced", "sqrt", "effective_number", "deferred_balanced", "logit_adjusted"]
@@ -57,9 +56,7 @@ def run(variant, ratio, seed, epochs):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 seeds and fewer epochs")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    parser = benchmark_parser(__name__, __doc__, quick_help="2 seeds and fewer epochs")
     args = parser.parse_args(argv)
     seeds, epochs = (2, 20) if args.quick else (5, 40)
     results = {}

@@ -5,10 +5,9 @@ Counts 10 million sparse labels (one array, and a stream of 100 batches),
 (1 million samples x 10 labels), and a tf.data pipeline of 10 million labels,
 then computes the balanced table. Reports min/median/max seconds over repeats.
 
-Run: python benchmarks/label_counting.py [--quick]
+Run: weighted-models bench label_counting [--quick]
 """
 
-import argparse
 import os
 import time
 
@@ -17,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from weighted_models import compute_class_weight  # noqa: E402
-from weighted_models.benchmarking import save_results, versions  # noqa: E402
+from weighted_models._benchmarks.records import benchmark_parser, save_results, versions  # noqa: E402
 
 
 def timed(fn, repeats):
@@ -30,9 +29,7 @@ def timed(fn, repeats):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one million labels, fewer repeats")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    parser = benchmark_parser(__name__, __doc__, quick_help="one million labels, fewer repeats")
     args = parser.parse_args(argv)
     n = 1_000_000 if args.quick else 10_000_000
     repeats = 3 if args.quick else 5
