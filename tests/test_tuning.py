@@ -1,5 +1,7 @@
 """Keras Tuner integration with real tuners on tiny models and budgets."""
 
+import warnings
+
 import keras
 import keras_tuner as kt
 import numpy as np
@@ -69,6 +71,24 @@ def test_every_tuner_searches_the_weighting_and_the_best_model_retrains_with_it(
     hr = reference.fit(X, Y, batch_size=32, epochs=2, shuffle=False, verbose=0,
                        sample_weight=per_sample(table, Y))
     assert_history_close(h, hr, rtol=1e-4)
+
+
+def test_the_best_model_reloads_with_its_optimizer_state_and_no_warning(tmp_path):
+    def build_adam(hp):
+        model = build_model(hp)
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=imbalance_metrics(3))
+        return model
+
+    tuner = kt.RandomSearch(WeightedHyperModel(build_adam), objective=objective("balanced_accuracy"),
+                            max_trials=1, directory=str(tmp_path), project_name="adam")
+    tuner.search(X, Y, epochs=1, batch_size=40, validation_data=(X, Y), verbose=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = load_best_model(tuner, path=str(tmp_path / "best.keras"))
+    assert [str(w.message) for w in caught if "Skipping variable loading" in str(w.message)] == []
+    # The checkpoint's optimizer state came back: 120 samples / 40 = 3 steps.
+    assert int(model.optimizer.iterations.numpy()) == 3
+    assert len(model.optimizer.variables) == 2 + 2 * len(model.trainable_variables)
 
 
 def test_deferred_reweighting_is_a_hyperparameter():

@@ -206,6 +206,11 @@ class WeightedHyperModel(kt.HyperModel):
         except ValueError as error:
             raise kt.errors.FatalValueError(str(error)) from error
         self._deferred_epoch(hp)  # declared with the rest: the search space is whole from the start
+        if model.built and not model.optimizer.built:
+            # Keras Tuner reloads a trial's checkpoint into a freshly built
+            # model: with its optimizer built, the optimizer's saved state is
+            # restored too, instead of Keras warning that it skips it.
+            model.optimizer.build(model.trainable_variables)
         return model
 
     def fit(self, hp, model, *args, callbacks=None, **kwargs):
