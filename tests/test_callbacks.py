@@ -1,10 +1,12 @@
 """Class-weight schedules against built-in Keras fits, and the per-class report."""
 
+import pathlib
+
 import keras
 import numpy as np
 import pytest
 from conftest import F, assert_weights_close, counting_model_class, per_sample
-from sklearn.metrics import precision_recall_fscore_support
+from sklearn.metrics import precision_recall_fscore_support, recall_score
 
 from weighted_models import WeightedModel
 from weighted_models.callbacks import ClassWeightScheduler, DeferredReweighting, PerClassReport
@@ -112,6 +114,51 @@ def test_per_class_report_logs_scikit_learn_figures(rng_data, capsys):
     out = capsys.readouterr().out
     assert "Per-class report, epoch 2" in out and "balanced accuracy" in out
     assert "Per-class report, epoch 1" not in out
+
+
+def _summaries(folder):
+    """{tag: [(step, value)]} from the TensorBoard event files under `folder`."""
+    import tensorflow as tf
+
+    found = {}
+    for path in sorted(pathlib.Path(folder).glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                found.setdefault(value.tag, []).append((event.step, tf.make_ndarray(value.tensor)))
+    return found
+
+
+def test_per_class_report_writes_recall_and_a_confusion_matrix_to_tensorboard(rng_data, tmp_path):
+    import tensorflow as tf
+
+    x, y = rng_data["x"], rng_data["y3"]
+    sw = rng_data["sw"]
+    model = dense(WeightedModel)
+    model.compile("adam", SCCE)
+    tensorboard = keras.callbacks.TensorBoard(str(tmp_path))
+    report = PerClassReport((x, y, sw), freq=[1, 2], class_names=["a", "b", "c"],
+                            print_fn=None, log_dir=tensorboard)
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[tensorboard, report], validation_data=(x, y))
+    pred = model.predict(x, verbose=0).argmax(-1)
+    recall = recall_score(y, pred, labels=range(3), average=None, sample_weight=sw, zero_division=0)
+    # Beside Keras's own validation scalars, in the same run.
+    summaries = _summaries(tmp_path / "validation")
+    assert "epoch_loss" in summaries
+    for i, name in enumerate("abc"):
+        steps = summaries[f"per_class_recall/{name}"]
+        assert [step for step, _ in steps] == [0, 1]
+        assert float(steps[-1][1]) == pytest.approx(recall[i], rel=1e-5)
+    [(_, first), (step, last)] = summaries["confusion_matrix"]
+    assert step == 1
+    width, height = int(last[0]), int(last[1])
+    image = tf.io.decode_png(last[2]).numpy()
+    assert image.shape[:2] == (height, width) and width >= 200
+    assert image.std() > 10  # a picture, not a blank canvas
+
+
+def test_per_class_report_log_dir_is_checked():
+    with pytest.raises(TypeError, match="log_dir=3 of type int"):
+        PerClassReport((np.zeros((2, 2)), np.zeros(2)), log_dir=3)
 
 
 def test_per_class_report_on_one_output_of_a_dataset(rng_data):

@@ -4,6 +4,9 @@ Class-weight tables live in variables, so a schedule changes the weights in
 force between epochs without retracing the training step.
 """
 
+import importlib.util
+import os
+
 import keras
 import numpy as np
 
@@ -125,6 +128,13 @@ class PerClassReport(keras.callbacks.Callback):
     go into the epoch logs as `<prefix><score>_<class>` (e.g.
     `val_recall_3`), so History and TensorBoard record them.
 
+    With `log_dir`, it also writes TensorBoard summaries at the same epochs:
+    the per-class recall as scalars (`per_class_recall/<class>`) and the
+    confusion matrix as an image (`confusion_matrix`: rows are true classes,
+    cells coloured by row share and labelled with the weighted counts).
+    Drawing the image needs matplotlib (`pip install 'weighted_models[plot]'`);
+    writing the summaries uses TensorFlow's summary writer on every backend.
+
     Args:
         validation_data: `(x, y)` or `(x, y, sample_weight)` arrays, or a
             `tf.data.Dataset` of such batches.
@@ -135,13 +145,39 @@ class PerClassReport(keras.callbacks.Callback):
         batch_size: batch size for predicting arrays.
         prefix: prefix of the logged names.
         print_fn: where the report goes (`print`; `None` to log only).
+        log_dir: where to write TensorBoard summaries: a folder, or the
+            `keras.callbacks.TensorBoard` callback of the same `fit` (then
+            its `validation` run, beside Keras's `epoch_*` validation
+            scalars). `None` writes none.
+
+    Raises:
+        ValueError: `freq` is not an int >= 1 or a list of epochs.
+        TypeError: `log_dir` is neither a path nor a TensorBoard callback.
+        ImportError: `log_dir` is given and matplotlib is not installed.
+
+    Example:
+
+    >>> report = PerClassReport((x_val, y_val), class_names=["cat", "dog", "bird"],
+    ...                         log_dir=tensorboard)  # doctest: +SKIP
+    >>> model.fit(x, y, epochs=10, callbacks=[tensorboard, report])  # doctest: +SKIP
     """
 
     def __init__(self, validation_data, *, freq=1, output=None, class_names=None,
-                 batch_size=None, prefix="val_", print_fn=print):
+                 batch_size=None, prefix="val_", print_fn=print, log_dir=None):
         super().__init__()
         if not (isinstance(freq, int) and freq >= 1) and not isinstance(freq, (list, tuple)):
             raise ValueError(f"Expected `freq` to be an int >= 1 or a list of epochs. Received: freq={freq!r}")
+        if log_dir is not None:
+            if not isinstance(log_dir, (str, os.PathLike, keras.callbacks.TensorBoard)):
+                raise TypeError(
+                    "Expected `log_dir` to be a folder or a keras.callbacks.TensorBoard callback. "
+                    f"Received: log_dir={log_dir!r} of type {type(log_dir).__name__}"
+                )
+            if importlib.util.find_spec("matplotlib") is None:
+                raise ImportError("PerClassReport(log_dir=...) draws the confusion matrix with "
+                                  "matplotlib: pip install 'weighted_models[plot]'")
+        self.log_dir = log_dir
+        self._writer = None
         self.validation_data = validation_data
         self.freq = freq
         self.output = output
@@ -180,7 +216,14 @@ class PerClassReport(keras.callbacks.Callback):
             yield x, y, sw, self.model.predict_on_batch(x)
 
     def report(self):
-        """The per-class scores on `validation_data`, as a dict of NumPy arrays."""
+        """The per-class scores on `validation_data`, as a dict of NumPy arrays.
+
+        Returns:
+            `precision`, `recall`, `f1`, `specificity`, `support`, `present`
+            (per class), `confusion_matrix` (rows true, columns predicted,
+            weighted counts), and the floats `macro_f1` and
+            `balanced_accuracy`.
+        """
         matrix = None
         for _, y, sw, y_pred in self._batches():
             y, y_pred = self._select(y), self._select(y_pred)
@@ -190,7 +233,9 @@ class PerClassReport(keras.callbacks.Callback):
                 units = np.shape(y_pred)[-1]
                 matrix = ConfusionMatrix(2 if units == 1 else int(units))
             matrix.update_state(y, y_pred, sw)
-        scores = {k: keras.ops.convert_to_numpy(v) for k, v in per_class_scores(matrix.result()).items()}
+        confusion = matrix.result()
+        scores = {k: keras.ops.convert_to_numpy(v) for k, v in per_class_scores(confusion).items()}
+        scores["confusion_matrix"] = keras.ops.convert_to_numpy(confusion)
         present, supported = scores["present"] > 0, scores["support"] > 0
         scores["macro_f1"] = float(scores["f1"][present].mean()) if present.any() else 0.0
         scores["balanced_accuracy"] = float(scores["recall"][supported].mean()) if supported.any() else 0.0
@@ -210,6 +255,8 @@ class PerClassReport(keras.callbacks.Callback):
                     logs[f"{self.prefix}{score}_{name}"] = float(value)
             logs[f"{self.prefix}report_macro_f1"] = scores["macro_f1"]
             logs[f"{self.prefix}report_balanced_accuracy"] = scores["balanced_accuracy"]
+        if self.log_dir is not None:
+            self._write_summaries(epoch, scores, names)
         if self.print_fn is not None:
             width = max(8, max(len(s) for s in names))
             lines = [f"\nPer-class report, epoch {epoch + 1}",
@@ -222,3 +269,56 @@ class PerClassReport(keras.callbacks.Callback):
             lines.append(f"{'macro F1':>{width}} {scores['macro_f1']:>9.3f}   "
                          f"balanced accuracy {scores['balanced_accuracy']:.3f}")
             self.print_fn("\n".join(lines))
+
+    def _write_summaries(self, epoch, scores, names):
+        import tensorflow as tf
+
+        if self._writer is None:
+            folder = self.log_dir
+            if isinstance(folder, keras.callbacks.TensorBoard):
+                folder = os.path.join(folder.log_dir, "validation")
+            self._writer = tf.summary.create_file_writer(os.fspath(folder))
+        image = _confusion_matrix_image(scores["confusion_matrix"], names, epoch)
+        with self._writer.as_default():
+            for name, value in zip(names, scores["recall"]):
+                tf.summary.scalar(f"per_class_recall/{name}", float(value), step=epoch)
+            tf.summary.image("confusion_matrix", image[None], step=epoch)
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def _confusion_matrix_image(confusion, names, epoch):
+    """The confusion matrix drawn as an `(H, W, 4)` uint8 RGBA array."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = confusion.sum(axis=1, keepdims=True)
+    share = np.divide(confusion, rows, out=np.zeros_like(confusion, dtype="float64"), where=rows > 0)
+    n = len(names)
+    size = min(12.0, 3.5 + 0.45 * n)
+    fig, ax = plt.subplots(figsize=(size, size), dpi=100)
+    ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    ticks = np.arange(n)
+    ax.set_xticks(ticks, names, rotation=45 if n > 6 else 0, ha="right" if n > 6 else "center")
+    ax.set_yticks(ticks, names)
+    ax.set_xlabel("predicted class\n(colour: share of the true class)", fontsize=9)
+    ax.set_ylabel("true class", fontsize=9)
+    ax.set_title(f"Confusion matrix, epoch {epoch + 1}", fontsize=10)
+    if n <= 30:
+        integral = np.allclose(confusion, np.round(confusion))
+        for i in range(n):
+            for j in range(n):
+                text = f"{confusion[i, j]:.0f}" if integral else f"{confusion[i, j]:.3g}"
+                ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                        color="white" if share[i, j] > 0.5 else "black")
+    fig.tight_layout()
+    fig.canvas.draw()
+    image = np.asarray(fig.canvas.buffer_rgba()).copy()
+    plt.close(fig)
+    return image
