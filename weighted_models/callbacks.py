@@ -32,12 +32,11 @@ class ClassWeightScheduler(keras.callbacks.Callback):
         interpolation: `"linear"` or `"power"`.
         verbose: print `alpha` when it changes.
 
-    Example:
-
-    ```python
-    warm_up = ClassWeightScheduler(lambda epoch: min(1.0, epoch / 10))
-    model.fit(x, y, class_weight="balanced", epochs=30, callbacks=[warm_up])
-    ```
+    Examples:
+        ```python
+        warm_up = ClassWeightScheduler(lambda epoch: min(1.0, epoch / 10))
+        model.fit(x, y, class_weight="balanced", epochs=30, callbacks=[warm_up])
+        ```
     """
 
     def __init__(self, schedule, interpolation="linear", verbose=0):
@@ -104,12 +103,11 @@ class DeferredReweighting(ClassWeightScheduler):
     Args:
         start_epoch: first (0-based) epoch trained with the class weights.
 
-    Example:
-
-    ```python
-    model.fit(x, y, epochs=30, class_weight=EffectiveNumber(0.999),
-              callbacks=[DeferredReweighting(start_epoch=20)])
-    ```
+    Examples:
+        ```python
+        model.fit(x, y, epochs=30, class_weight=EffectiveNumber(0.999),
+                  callbacks=[DeferredReweighting(start_epoch=20)])
+        ```
     """
 
     def __init__(self, start_epoch, verbose=0):
@@ -155,11 +153,13 @@ class PerClassReport(keras.callbacks.Callback):
         TypeError: `log_dir` is neither a path nor a TensorBoard callback.
         ImportError: `log_dir` is given and matplotlib is not installed.
 
-    Example:
-
-    >>> report = PerClassReport((x_val, y_val), class_names=["cat", "dog", "bird"],
-    ...                         log_dir=tensorboard)  # doctest: +SKIP
-    >>> model.fit(x, y, epochs=10, callbacks=[tensorboard, report])  # doctest: +SKIP
+    Examples:
+        ```python
+        tensorboard = keras.callbacks.TensorBoard("logs")
+        report = PerClassReport((x_val, y_val), class_names=["cat", "dog", "bird"],
+                                log_dir=tensorboard)
+        model.fit(x, y, epochs=10, callbacks=[tensorboard, report])
+        ```
     """
 
     def __init__(self, validation_data, *, freq=1, output=None, class_names=None,

@@ -160,12 +160,11 @@ class WeightedCompileLoss(CompileLoss):
             or a dict by output name), overriding detection from the loss.
         reduction: WeightedModel's `reduction` option (see `compile`).
 
-    Example:
-
-    >>> import numpy as np
-    >>> loss = WeightedCompileLoss("mse", output_names=["dense"])
-    >>> float(loss(np.zeros((4, 2)), np.ones((4, 2))))
-    1.0
+    Examples:
+        >>> import numpy as np
+        >>> loss = WeightedCompileLoss("mse", output_names=["dense"])
+        >>> float(loss(np.zeros((4, 2)), np.ones((4, 2))))
+        1.0
     """
 
     def __init__(self, loss, loss_weights=None, output_names=None, *, label_mode=None,

@@ -146,11 +146,10 @@ class HyperasFunction:
         ValueError: a marker that is not a Hyperas distribution, source that is
             not valid Python, or a function without markers.
 
-    Example:
-
-    >>> f = HyperasFunction("def f(x):\\n    return {'loss': x * {{uniform(0, 1)}}}")
-    >>> f.names
-    ['loss']
+    Examples:
+        >>> f = HyperasFunction("def f(x):\\n    return {'loss': x * {{uniform(0, 1)}}}")
+        >>> f.names
+        ['loss']
     """
 
     def __init__(self, model_fn, functions=()):
@@ -371,14 +370,13 @@ def hyperas_tuner(model=None, data=None, *, tuner=None, max_trials=None, seed=No
     Raises:
         ValueError: unsupported markers, tuner or Hyperas arguments.
 
-    Example:
-
-    ```python
-    tuner = hyperas_tuner(create_model, data, algo=tpe.suggest, max_evals=20,
-                          trials=Trials(), directory="search")  # notes say what they became
-    tuner.search()
-    best_run, best_model = tuner.best_run(), tuner.get_best_models(1)[0]
-    ```
+    Examples:
+        ```python
+        tuner = hyperas_tuner(create_model, data, algo=tpe.suggest, max_evals=20,
+                              trials=Trials(), directory="search")  # notes say what they became
+        tuner.search()
+        best_run, best_model = tuner.best_run(), tuner.get_best_models(1)[0]
+        ```
     """
     if model is None:
         raise TypeError("hyperas_tuner() needs the model function: hyperas_tuner(create_model, data).")

@@ -221,11 +221,10 @@ def rewrite(source, namespace=None):
     Returns:
         `(new_source, markers)`.
 
-    Example:
-
-    >>> new, markers = rewrite("x = Dense({{choice([32, 64])}})", {"Dense": keras.layers.Dense})
-    >>> new
-    "x = Dense(__hyperas__.choice('Dense.units', [32, 64]))"
+    Examples:
+        >>> new, markers = rewrite("x = Dense({{choice([32, 64])}})", {"Dense": keras.layers.Dense})
+        >>> new
+        "x = Dense(__hyperas__.choice('Dense.units', [32, 64]))"
     """
     markers = find_markers(source, namespace)
     pieces, last = [], 0

@@ -46,13 +46,14 @@ class SparseCategoricalFocalCrossentropy(keras.losses.Loss):
             `None` for 1.
         gamma: focusing parameter, >= 0 (0 gives the cross-entropy).
         from_logits: whether predictions are logits.
-        reduction, name, dtype: as for any Keras loss.
+        reduction: as for any Keras loss.
+        name: as for any Keras loss.
+        dtype: as for any Keras loss.
 
-    Example:
-
-    >>> loss = SparseCategoricalFocalCrossentropy(gamma=2.0)
-    >>> round(float(loss(np.array([1]), np.array([[0.2, 0.8]]))), 5)  # 0.2**2 * -log(0.8)
-    0.00893
+    Examples:
+        >>> loss = SparseCategoricalFocalCrossentropy(gamma=2.0)
+        >>> round(float(loss(np.array([1]), np.array([[0.2, 0.8]]))), 5)  # 0.2**2 * -log(0.8)
+        0.00893
     """
 
     label_mode = "sparse"
@@ -109,13 +110,14 @@ class LogitAdjustedCrossentropy(keras.losses.Loss):
         sparse: integer labels (`True`) or one-hot/soft labels (`False`).
         from_logits: whether predictions are logits (else probabilities,
             whose log is used as logits).
-        reduction, name, dtype: as for any Keras loss.
+        reduction: as for any Keras loss.
+        name: as for any Keras loss.
+        dtype: as for any Keras loss.
 
-    Example:
-
-    >>> loss = LogitAdjustedCrossentropy(prior=[0.9, 0.1], tau=1.0)
-    >>> round(float(loss(np.array([1]), np.array([[0.0, 0.0]]))), 5)  # -log(0.1 / (0.9 + 0.1))
-    2.30259
+    Examples:
+        >>> loss = LogitAdjustedCrossentropy(prior=[0.9, 0.1], tau=1.0)
+        >>> round(float(loss(np.array([1]), np.array([[0.0, 0.0]]))), 5)  # -log(0.1 / (0.9 + 0.1))
+        2.30259
     """
 
     def __init__(self, prior, tau=1.0, sparse=True, from_logits=True,
@@ -158,11 +160,10 @@ def adjust_logits(y_pred, prior, *, tau=1.0, from_logits=True):
     Returns:
         Adjusted logits; their argmax is the balanced prediction.
 
-    Example:
-
-    >>> adjusted = adjust_logits(np.array([[2.0, 0.0]]), [0.9, 0.1])
-    >>> int(keras.ops.argmax(adjusted, axis=-1)[0])
-    1
+    Examples:
+        >>> adjusted = adjust_logits(np.array([[2.0, 0.0]]), [0.9, 0.1])
+        >>> int(keras.ops.argmax(adjusted, axis=-1)[0])
+        1
     """
     log_prior = np.log(_prior(prior)).astype("float32")
     return _log_probs_or_logits(ops.convert_to_tensor(y_pred), from_logits) - tau * log_prior
@@ -181,11 +182,10 @@ class LogitAdjustment(keras.layers.Layer):
         from_logits: whether the inputs are logits (else probabilities).
         output_probabilities: return probabilities instead of logits.
 
-    Example:
-
-    >>> layer = LogitAdjustment([0.9, 0.1], output_probabilities=True)
-    >>> [round(float(p), 3) for p in layer(np.array([[0.0, 0.0]]))[0]]
-    [0.1, 0.9]
+    Examples:
+        >>> layer = LogitAdjustment([0.9, 0.1], output_probabilities=True)
+        >>> [round(float(p), 3) for p in layer(np.array([[0.0, 0.0]]))[0]]
+        [0.1, 0.9]
     """
 
     def __init__(self, prior, tau=1.0, from_logits=True, output_probabilities=False, **kwargs):

@@ -84,14 +84,14 @@ class ConfusionMatrix(keras.metrics.Metric):
         num_classes: number of classes; the default, 2, is a binary output
             (one sigmoid unit, or two softmax units).
         threshold: decision threshold of one-unit sigmoid outputs.
-        name, dtype: as for any Keras metric.
+        name: as for any Keras metric.
+        dtype: as for any Keras metric.
 
-    Example:
-
-    >>> m = ConfusionMatrix(3)
-    >>> m.update_state([0, 1, 2, 2], [[.9, .1, 0], [.2, .7, .1], [.1, .8, .1], [0, .1, .9]])
-    >>> keras.ops.convert_to_numpy(m.result()).tolist()
-    [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 1.0]]
+    Examples:
+        >>> m = ConfusionMatrix(3)
+        >>> m.update_state([0, 1, 2, 2], [[.9, .1, 0], [.2, .7, .1], [.1, .8, .1], [0, .1, .9]])
+        >>> keras.ops.convert_to_numpy(m.result()).tolist()
+        [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 1.0]]
     """
 
     def __init__(self, num_classes=2, *, threshold=0.5, name="confusion_matrix", dtype=None):
@@ -146,12 +146,11 @@ class BalancedAccuracy(ConfusionMatrix):
 
     Equal to scikit-learn's `balanced_accuracy_score` (with `sample_weight`).
 
-    Example:
-
-    >>> m = BalancedAccuracy(2)
-    >>> m.update_state([0, 0, 0, 1], [[.9, .1], [.8, .2], [.7, .3], [.6, .4]])
-    >>> float(m.result())
-    0.5
+    Examples:
+        >>> m = BalancedAccuracy(2)
+        >>> m.update_state([0, 0, 0, 1], [[.9, .1], [.8, .2], [.7, .3], [.6, .4]])
+        >>> float(m.result())
+        0.5
     """
 
     def __init__(self, num_classes=2, *, threshold=0.5, name="balanced_accuracy", dtype=None):
@@ -200,12 +199,11 @@ class Sensitivity(_ClassScore):
             `recall_score(average="macro")`).
         threshold: decision threshold of one-unit sigmoid outputs.
 
-    Example:
-
-    >>> m = Sensitivity(2, class_id=1)
-    >>> m.update_state([[1], [1], [0]], [[.8], [.3], [.1]])
-    >>> float(m.result())
-    0.5
+    Examples:
+        >>> m = Sensitivity(2, class_id=1)
+        >>> m.update_state([[1], [1], [0]], [[.8], [.3], [.1]])
+        >>> float(m.result())
+        0.5
     """
 
     score = "recall"
@@ -220,12 +218,11 @@ class Specificity(_ClassScore):
     predicted as `c`. On a binary output, the specificity of class 1 is the
     recall of class 0.
 
-    Example:
-
-    >>> m = Specificity(2, class_id=1)
-    >>> m.update_state([[1], [0], [0]], [[.8], [.7], [.1]])
-    >>> float(m.result())
-    0.5
+    Examples:
+        >>> m = Specificity(2, class_id=1)
+        >>> m.update_state([[1], [0], [0]], [[.8], [.7], [.1]])
+        >>> float(m.result())
+        0.5
     """
 
     score = "specificity"
@@ -236,12 +233,11 @@ class Specificity(_ClassScore):
 class MacroF1(_ClassScore):
     """Macro-averaged F1 over the epoch: scikit-learn's `f1_score(average="macro")`.
 
-    Example:
-
-    >>> m = MacroF1(3)
-    >>> m.update_state([0, 1, 2], [[1, 0, 0], [0, 1, 0], [0, 1, 0]])
-    >>> round(float(m.result()), 4)
-    0.5556
+    Examples:
+        >>> m = MacroF1(3)
+        >>> m.update_state([0, 1, 2], [[1, 0, 0], [0, 1, 0], [0, 1, 0]])
+        >>> round(float(m.result()), 4)
+        0.5556
     """
 
     score = "f1"
@@ -252,12 +248,11 @@ class MacroF1(_ClassScore):
 class WeightedF1(ConfusionMatrix):
     """Support-weighted F1 over the epoch: scikit-learn's `f1_score(average="weighted")`.
 
-    Example:
-
-    >>> m = WeightedF1(3)
-    >>> m.update_state([0, 1, 2], [[1, 0, 0], [0, 1, 0], [0, 1, 0]])
-    >>> round(float(m.result()), 4)
-    0.5556
+    Examples:
+        >>> m = WeightedF1(3)
+        >>> m.update_state([0, 1, 2], [[1, 0, 0], [0, 1, 0], [0, 1, 0]])
+        >>> round(float(m.result()), 4)
+        0.5556
     """
 
     def __init__(self, num_classes=2, *, threshold=0.5, name="weighted_f1", dtype=None):
@@ -272,12 +267,11 @@ class WeightedF1(ConfusionMatrix):
 class PerClassRecall(ConfusionMatrix):
     """Recall of every class over the epoch, logged as `<name>_<class>`.
 
-    Example:
-
-    >>> m = PerClassRecall(2)
-    >>> m.update_state([0, 0, 1], [[.9, .1], [.4, .6], [.2, .8]])
-    >>> {k: float(v) for k, v in m.result().items()}
-    {'recall_0': 0.5, 'recall_1': 1.0}
+    Examples:
+        >>> m = PerClassRecall(2)
+        >>> m.update_state([0, 0, 1], [[.9, .1], [.4, .6], [.2, .8]])
+        >>> {k: float(v) for k, v in m.result().items()}
+        {'recall_0': 0.5, 'recall_1': 1.0}
     """
 
     def __init__(self, num_classes=2, *, threshold=0.5, name="recall", dtype=None):
@@ -300,14 +294,14 @@ class PRAUC(keras.metrics.AUC):
     Args:
         num_classes: number of classes (2 for binary outputs).
         num_thresholds: thresholds of the curve's approximation.
-        name, dtype: as for any Keras metric.
+        name: as for any Keras metric.
+        dtype: as for any Keras metric.
 
-    Example:
-
-    >>> m = PRAUC(2)
-    >>> m.update_state(np.array([[0.0], [1.0], [1.0]]), np.array([[0.1], [0.9], [0.8]]))
-    >>> round(float(m.result()), 2)
-    1.0
+    Examples:
+        >>> m = PRAUC(2)
+        >>> m.update_state(np.array([[0.0], [1.0], [1.0]]), np.array([[0.1], [0.9], [0.8]]))
+        >>> round(float(m.result()), 2)
+        1.0
     """
 
     def __init__(self, num_classes, *, num_thresholds=200, name="pr_auc", dtype=None):

@@ -126,23 +126,22 @@ class WeightedModel(step_class(), keras.Model):
     reach the step, so a label outside an output's classes raises the same
     `ValueError` on CPU, GPU and under XLA.
 
-    Example:
-
-    >>> import numpy as np
-    >>> x = np.random.default_rng(0).normal(size=(64, 8)).astype("float32")
-    >>> y_a = np.arange(64) % 3
-    >>> y_b = (np.arange(64) % 8 == 0).astype("float32")[:, None]
-    >>> inputs = keras.Input((8,))
-    >>> h = keras.layers.Dense(16, activation="relu")(inputs)
-    >>> a = keras.layers.Dense(3, activation="softmax", name="a")(h)
-    >>> b = keras.layers.Dense(1, activation="sigmoid", name="b")(h)
-    >>> model = WeightedModel(inputs, [a, b])
-    >>> model.compile("adam", loss={"a": "sparse_categorical_crossentropy",
-    ...                             "b": "binary_crossentropy"})
-    >>> history = model.fit(x, {"a": y_a, "b": y_b}, verbose=0,
-    ...                     class_weight={"a": "balanced", "b": {0: 1.0, 1: 7.0}})
-    >>> sorted(history.history)
-    ['a_loss', 'b_loss', 'loss']
+    Examples:
+        >>> import numpy as np
+        >>> x = np.random.default_rng(0).normal(size=(64, 8)).astype("float32")
+        >>> y_a = np.arange(64) % 3
+        >>> y_b = (np.arange(64) % 8 == 0).astype("float32")[:, None]
+        >>> inputs = keras.Input((8,))
+        >>> h = keras.layers.Dense(16, activation="relu")(inputs)
+        >>> a = keras.layers.Dense(3, activation="softmax", name="a")(h)
+        >>> b = keras.layers.Dense(1, activation="sigmoid", name="b")(h)
+        >>> model = WeightedModel(inputs, [a, b])
+        >>> model.compile("adam", loss={"a": "sparse_categorical_crossentropy",
+        ...                             "b": "binary_crossentropy"})
+        >>> history = model.fit(x, {"a": y_a, "b": y_b}, verbose=0,
+        ...                     class_weight={"a": "balanced", "b": {0: 1.0, 1: 7.0}})
+        >>> sorted(history.history)
+        ['a_loss', 'b_loss', 'loss']
     """
 
     def __new__(cls, *args, **kwargs):
@@ -189,10 +188,11 @@ class WeightedModel(step_class(), keras.Model):
         The loss is Keras's own `CompileLoss` (`WeightedCompileLoss`
         subclasses it), so every loss structure Keras takes works the same.
 
+        `optimizer`, `loss`, `loss_weights`, `metrics`, `weighted_metrics`,
+        `run_eagerly`, `steps_per_execution`, `jit_compile` and
+        `auto_scale_loss` are as in `keras.Model.compile`.
+
         Args:
-            optimizer, loss, loss_weights, metrics, weighted_metrics,
-            run_eagerly, steps_per_execution, jit_compile, auto_scale_loss:
-                as in `keras.Model.compile`.
             class_weight: class weights used by every `fit` that does not pass
                 its own (same forms as `fit`'s `class_weight`). Saved with the
                 model.
@@ -287,7 +287,11 @@ class WeightedModel(step_class(), keras.Model):
         calls `super().compute_loss(...)` gets the weighted loss.
 
         Args:
-            x, y, y_pred, sample_weight, training: as `keras.Model.compute_loss`.
+            x: as in `keras.Model.compute_loss`.
+            y: as in `keras.Model.compute_loss`.
+            y_pred: as in `keras.Model.compute_loss`.
+            sample_weight: as in `keras.Model.compute_loss`.
+            training: as in `keras.Model.compute_loss`.
 
         Returns:
             The total loss as a scalar tensor, regularisation losses included.
@@ -566,13 +570,12 @@ class WeightedModel(step_class(), keras.Model):
         its order is Keras's output order (that of the `<output>_loss` logs,
         which Keras sorts for dict outputs).
 
-        Example:
-
-        ```python
-        model.fit(x, {"tags": y_tags, "alarm": y_alarm}, class_weight={"tags": "balanced"})
-        model.class_weight_tables["tags"]   # the balanced table of "tags"
-        model.class_weight_tables["alarm"]  # None: trained without class weights
-        ```
+        Examples:
+            ```python
+            model.fit(x, {"tags": y_tags, "alarm": y_alarm}, class_weight={"tags": "balanced"})
+            model.class_weight_tables["tags"]   # the balanced table of "tags"
+            model.class_weight_tables["alarm"]  # None: trained without class weights
+            ```
         """
         loss, tables = self._weighted_loss, self._fit_tables
         if tables is None or loss is None or loss.target_names is None:
@@ -655,6 +658,8 @@ class WeightedModel(step_class(), keras.Model):
     ):
         """Trains the model, as `keras.Model.fit`, with weights applied in the step.
 
+        The arguments not listed below are as in `keras.Model.fit`.
+
         Args:
             class_weight: `None` (the `compile` class weights, if any), a dict
                 `{class: weight}`, a list of weights, a strategy name such as
@@ -664,7 +669,6 @@ class WeightedModel(step_class(), keras.Model):
                 source and together with `sample_weight` (they multiply).
             sample_weight: `(N,)`, `(N, T)` or per-output sample weights, for
                 array inputs (other sources yield them as the third element).
-            Other arguments: as in `keras.Model.fit`.
 
         Returns:
             A `History` object.
@@ -707,13 +711,14 @@ class WeightedModel(step_class(), keras.Model):
     ):
         """Evaluates the model, as `keras.Model.evaluate`, optionally class-weighted.
 
+        The arguments not listed below are as in `keras.Model.evaluate`.
+
         Args:
             class_weight: class weights for this evaluation (same forms as in
                 `fit`; strategies are computed from the labels given here).
                 When `None`, class weights apply only if the model was
                 compiled with `validation_class_weight=True`: those of the
                 last `fit` (or of `compile`).
-            Other arguments: as in `keras.Model.evaluate`.
 
         Returns:
             As `keras.Model.evaluate`.

@@ -170,10 +170,9 @@ class Strategy:
 class Balanced(Strategy):
     """scikit-learn's "balanced" weights, `w_c = N / (C * n_c)`.
 
-    Example:
-
-    >>> Balanced()(np.array([6.0, 2.0])).tolist()
-    [0.6666666865348816, 2.0]
+    Examples:
+        >>> Balanced()(np.array([6.0, 2.0])).tolist()
+        [0.6666666865348816, 2.0]
     """
 
     name = "balanced"
@@ -197,10 +196,9 @@ class InversePower(Strategy):
     Args:
         power: the exponent, >= 0.
 
-    Example:
-
-    >>> InversePower(0.5)(np.array([9.0, 1.0])).tolist()
-    [0.8333333134651184, 2.5]
+    Examples:
+        >>> InversePower(0.5)(np.array([9.0, 1.0])).tolist()
+        [0.8333333134651184, 2.5]
     """
 
     def __init__(self, power=0.5):
@@ -227,10 +225,9 @@ class EffectiveNumber(Strategy):
     Args:
         beta: in `[0, 1)`; Cui et al. use 0.9 to 0.9999.
 
-    Example:
-
-    >>> [round(float(w), 3) for w in EffectiveNumber(0.9)(np.array([100.0, 1.0]))]
-    [0.918, 9.182]
+    Examples:
+        >>> [round(float(w), 3) for w in EffectiveNumber(0.9)(np.array([100.0, 1.0]))]
+        [0.918, 9.182]
     """
 
     name = "effective_number"
@@ -309,10 +306,9 @@ def count_labels(labels, *, label_mode="sparse", num_classes=None, sample_weight
     Returns:
         `(C,)` counts, or `(2, L)` negative/positive counts for multilabel.
 
-    Example:
-
-    >>> count_labels(np.array([[0, 2], [2, 2]]), num_classes=4).tolist()
-    [1.0, 0.0, 3.0, 0.0]
+    Examples:
+        >>> count_labels(np.array([[0, 2], [2, 2]]), num_classes=4).tolist()
+        [1.0, 0.0, 3.0, 0.0]
     """
     counter = LabelCounts(label_mode, num_classes)
     for y, sw in _batches_of(labels, sample_weight):
@@ -325,7 +321,10 @@ def compute_class_weight(strategy, labels, *, label_mode="sparse", num_classes=N
 
     Args:
         strategy: `"balanced"`, `"sqrt"`, `"effective_number"` or a `Strategy`.
-        labels, label_mode, num_classes, sample_weight: as in `count_labels`.
+        labels: as in `count_labels`.
+        label_mode: as in `count_labels`.
+        num_classes: as in `count_labels`.
+        sample_weight: as in `count_labels`.
 
     Returns:
         The table as a float32 NumPy array, usable as `class_weight`.
@@ -333,10 +332,9 @@ def compute_class_weight(strategy, labels, *, label_mode="sparse", num_classes=N
     Raises:
         ValueError: an unknown strategy, or a class that never occurs.
 
-    Example:
-
-    >>> compute_class_weight("balanced", np.array([0, 0, 0, 1])).tolist()
-    [0.6666666865348816, 2.0]
+    Examples:
+        >>> compute_class_weight("balanced", np.array([0, 0, 0, 1])).tolist()
+        [0.6666666865348816, 2.0]
     """
     counts = count_labels(labels, label_mode=label_mode, num_classes=num_classes,
                           sample_weight=sample_weight)

@@ -53,13 +53,12 @@ def objective(name, *, output=None, validation=True, direction=None):
         ValueError: a direction that is neither given nor inferable, or not
             `"min"`/`"max"`.
 
-    Example:
-
-    >>> goal = objective("balanced_accuracy", output="tags")
-    >>> goal.name, goal.direction
-    ('val_tags_balanced_accuracy', 'max')
-    >>> objective("accuracy").direction
-    'max'
+    Examples:
+        >>> goal = objective("balanced_accuracy", output="tags")
+        >>> goal.name, goal.direction
+        ('val_tags_balanced_accuracy', 'max')
+        >>> objective("accuracy").direction
+        'max'
     """
     if direction is None:
         direction = _DIRECTIONS.get(name) or infer_metric_direction(name)
@@ -109,20 +108,19 @@ class WeightedHyperModel(kt.HyperModel):
         outputs: output names to weight separately; `None` weights every
             output with one shared choice.
 
-    Example:
+    Examples:
+        ```python
+        def build_model(hp):
+            inputs = keras.Input((20,))
+            h = keras.layers.Dense(hp.Choice("units", [16, 32]), activation="relu")(inputs)
+            model = WeightedModel(inputs, keras.layers.Dense(4, activation="softmax")(h))
+            model.compile("adam", "sparse_categorical_crossentropy", metrics=imbalance_metrics(4))
+            return model
 
-    ```python
-    def build_model(hp):
-        inputs = keras.Input((20,))
-        h = keras.layers.Dense(hp.Choice("units", [16, 32]), activation="relu")(inputs)
-        model = WeightedModel(inputs, keras.layers.Dense(4, activation="softmax")(h))
-        model.compile("adam", "sparse_categorical_crossentropy", metrics=imbalance_metrics(4))
-        return model
-
-    tuner = kt.RandomSearch(WeightedHyperModel(build_model), objective=objective("balanced_accuracy"),
-                            max_trials=10)
-    tuner.search(x, y, epochs=5, validation_data=(x_val, y_val))
-    ```
+        tuner = kt.RandomSearch(WeightedHyperModel(build_model), objective=objective("balanced_accuracy"),
+                                max_trials=10)
+        tuner.search(x, y, epochs=5, validation_data=(x_val, y_val))
+        ```
     """
 
     def __init__(self, build_model, *, strategies=SEARCHABLE, power_range=(0.25, 1.0),

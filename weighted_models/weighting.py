@@ -55,13 +55,12 @@ def lookup_class_weights(y_true, table, *, label_mode, pred_rank, dtype="float32
     Returns:
         A tensor of weights with the shape of the output's per-element losses.
 
-    Example:
-
-    >>> import numpy as np
-    >>> w = lookup_class_weights(np.array([0, 2, 1]), np.array([1.0, 5.0, 9.0]),
-    ...                          label_mode="sparse", pred_rank=2)
-    >>> keras.ops.convert_to_numpy(w).tolist()
-    [1.0, 9.0, 5.0]
+    Examples:
+        >>> import numpy as np
+        >>> w = lookup_class_weights(np.array([0, 2, 1]), np.array([1.0, 5.0, 9.0]),
+        ...                          label_mode="sparse", pred_rank=2)
+        >>> keras.ops.convert_to_numpy(w).tolist()
+        [1.0, 9.0, 5.0]
     """
     table = ops.cast(table, dtype)
     if label_mode == "sparse":
@@ -247,13 +246,12 @@ def reduce_weighted_loss(values, weights=None, mask=None, *, reduction="sum_over
     Returns:
         A scalar loss, scaled for distribution as Keras scales its losses.
 
-    Example:
-
-    >>> import numpy as np
-    >>> l = np.array([[1.0, 2.0], [3.0, 4.0]], "float32")
-    >>> w = np.array([[1.0], [3.0]], "float32")  # one weight per sample
-    >>> float(reduce_weighted_loss(l, w, reduction="weighted_mean"))
-    3.0
+    Examples:
+        >>> import numpy as np
+        >>> l = np.array([[1.0, 2.0], [3.0, 4.0]], "float32")
+        >>> w = np.array([[1.0], [3.0]], "float32")  # one weight per sample
+        >>> float(reduce_weighted_loss(l, w, reduction="weighted_mean"))
+        3.0
     """
     values = ops.convert_to_tensor(values)
     dtype = values.dtype
