@@ -55,7 +55,8 @@ def main():
     outputs = keras.layers.Dense(2, activation="softmax")(hidden)
     model = ClippedWeightedModel(inputs, outputs, clip_norm=0.5)
     model.compile(
-        "adam", "sparse_categorical_crossentropy",
+        "adam",
+        "sparse_categorical_crossentropy",
         weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="weighted_acc")],
     )
     model.fit(x, y, batch_size=64, epochs=5, class_weight="balanced", verbose=2)

@@ -33,10 +33,8 @@ def run(seed, class_weight, callbacks):
     inputs = keras.Input((64,))
     h = keras.layers.Dense(64, activation="relu")(inputs)
     model = WeightedModel(inputs, keras.layers.Dense(10, activation="softmax")(h))
-    model.compile("adam", "sparse_categorical_crossentropy",
-                  metrics=[BalancedAccuracy(10), PerClassRecall(10)])
-    model.fit(x, y, batch_size=32, epochs=EPOCHS, class_weight=class_weight,
-              callbacks=callbacks, verbose=0)
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=[BalancedAccuracy(10), PerClassRecall(10)])
+    model.fit(x, y, batch_size=32, epochs=EPOCHS, class_weight=class_weight, callbacks=callbacks, verbose=0)
     return model.evaluate(x_test, y_test, return_dict=True, verbose=0)
 
 
@@ -50,8 +48,10 @@ def main():
         logs = [run(seed, class_weight, callbacks()) for seed in range(3)]
         scores = [log["balanced_accuracy"] for log in logs]
         rare = np.mean([[log[f"recall_{c}"] for c in (7, 8, 9)] for log in logs])
-        print(f"{name:>24}: balanced accuracy {np.mean(scores):.3f} ± {np.std(scores):.3f}, "
-              f"mean recall of the 3 rarest classes {rare:.3f}")
+        print(
+            f"{name:>24}: balanced accuracy {np.mean(scores):.3f} ± {np.std(scores):.3f}, "
+            f"mean recall of the 3 rarest classes {rare:.3f}"
+        )
 
 
 if __name__ == "__main__":

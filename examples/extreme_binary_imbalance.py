@@ -33,7 +33,8 @@ def build():
     h = keras.layers.Dense(16, activation="relu")(inputs)
     model = WeightedModel(inputs, keras.layers.Dense(1, activation="sigmoid")(h))
     model.compile(
-        keras.optimizers.RMSprop(1e-3), "binary_crossentropy",
+        keras.optimizers.RMSprop(1e-3),
+        "binary_crossentropy",
         metrics=["accuracy", Sensitivity(2, class_id=1), Specificity(2, class_id=1)],
     )
     return model
@@ -47,9 +48,11 @@ def main():
         model = build()
         model.fit(x, y, batch_size=256, epochs=8, class_weight=class_weight, verbose=0)
         logs = model.evaluate(x_test, y_test, batch_size=1024, return_dict=True, verbose=0)
-        print(f"{label:>26}: accuracy {logs['accuracy']:.3f}, "
-              f"sensitivity (recall of positives) {logs['sensitivity']:.3f}, "
-              f"specificity {logs['specificity']:.3f}")
+        print(
+            f"{label:>26}: accuracy {logs['accuracy']:.3f}, "
+            f"sensitivity (recall of positives) {logs['sensitivity']:.3f}, "
+            f"specificity {logs['specificity']:.3f}"
+        )
 
 
 if __name__ == "__main__":

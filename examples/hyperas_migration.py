@@ -44,18 +44,29 @@ def data():
 def create_model(X_train, Y_train, X_test, Y_test):
     model = Sequential()
     # Layer 1
-    model.add(Conv1D({{choice([32, 64, 90, 128])}}, {{choice([3, 4, 5, 6, 8])}}, activation="relu",
-                     kernel_initializer=kernel_initializer, input_shape=X_train.shape[1:]))
+    model.add(
+        Conv1D(
+            {{choice([32, 64, 90, 128])}},
+            {{choice([3, 4, 5, 6, 8])}},
+            activation="relu",
+            kernel_initializer=kernel_initializer,
+            input_shape=X_train.shape[1:],
+        )
+    )
     model.add(BatchNormalization())
     # Layer 2
-    model.add(Conv1D({{choice([32, 64, 90, 128])}}, {{choice([3, 4, 5, 6])}}, activation="relu",
-                     kernel_initializer=kernel_initializer))
+    model.add(
+        Conv1D({{choice([32, 64, 90, 128])}}, {{choice([3, 4, 5, 6])}}, activation="relu", kernel_initializer=kernel_initializer)
+    )
     model.add(Dropout({{uniform(0, 0.9)}}))
     model.add(Flatten())
     model.add(Dense(4, activation="softmax"))
     model = WeightedModel(model)
-    model.compile(loss="sparse_categorical_crossentropy", optimizer={{choice(["rmsprop", "adam", "sgd"])}},
-                  metrics=[BalancedAccuracy(4), PerClassRecall(4)])
+    model.compile(
+        loss="sparse_categorical_crossentropy",
+        optimizer={{choice(["rmsprop", "adam", "sgd"])}},
+        metrics=[BalancedAccuracy(4), PerClassRecall(4)],
+    )
     model.fit(X_train, Y_train, batch_size=64, epochs=3, verbose=0, class_weight="balanced")
     logs = model.evaluate(X_test, Y_test, return_dict=True, verbose=0)
     return {"loss": -logs["balanced_accuracy"], "status": STATUS_OK, "model": model}  # noqa: F821
@@ -64,8 +75,15 @@ def create_model(X_train, Y_train, X_test, Y_test):
 def main():
     # Hyperas's optim.minimize(model=create_model, data=data, algo=tpe.suggest,
     # max_evals=TRIALS, trials=Trials()) also works as is: each keyword is mapped with a note.
-    tuner = hyperas_tuner(create_model, data, max_trials=TRIALS, seed=0, eval_space=True,
-                          directory=tempfile.mkdtemp(prefix="hyperas_"), project_name="conv1d_classifier")
+    tuner = hyperas_tuner(
+        create_model,
+        data,
+        max_trials=TRIALS,
+        seed=0,
+        eval_space=True,
+        directory=tempfile.mkdtemp(prefix="hyperas_"),
+        project_name="conv1d_classifier",
+    )
     tuner.search()
     print("markers found:", tuner.hyperas_function.names)
     print("best run:", tuner.best_run())  # Hyperas's best_run, options rather than indexes

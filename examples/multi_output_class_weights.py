@@ -49,8 +49,10 @@ def main():
         model.fit(x, labels, batch_size=32, epochs=40, class_weight=class_weight, verbose=0)
         logs = model.evaluate(x_test, test, return_dict=True, verbose=0)
         recall_big = np.mean(model.predict(x_test, verbose=0)["big"][y_test >= 5] > 0.5)
-        print(f"{label:>25}: digit balanced accuracy {logs['digit_balanced_accuracy']:.3f}, "
-              f"big balanced accuracy {logs['big_balanced_accuracy']:.3f}, recall of 'big' {recall_big:.3f}")
+        print(
+            f"{label:>25}: digit balanced accuracy {logs['digit_balanced_accuracy']:.3f}, "
+            f"big balanced accuracy {logs['big_balanced_accuracy']:.3f}, recall of 'big' {recall_big:.3f}"
+        )
 
 
 if __name__ == "__main__":

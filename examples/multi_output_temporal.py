@@ -42,7 +42,12 @@ def main():
         reduction="weighted_mean",  # sum(w * l) / sum(w): padding does not dilute the loss
     )
     model.fit(
-        x, y, sample_weight=sample_weight, batch_size=64, epochs=8, verbose=2,
+        x,
+        y,
+        sample_weight=sample_weight,
+        batch_size=64,
+        epochs=8,
+        verbose=2,
         class_weight={"tags": {0: 1.0, 1: 1.0, 2: 2.0, 3: 10.0}, "alarm": "balanced"},
     )
     pred = model.predict(x, verbose=0)

@@ -36,8 +36,7 @@ def main():
     flip = untrusted & (rng.random(len(y)) < 0.7)
     noisy[flip] = rng.integers(0, 4, size=flip.sum())
     print(f"wrong labels in the untrusted half: {np.mean(noisy[untrusted] != y[untrusted]):.0%}")
-    for label, weights in (("uniform weights", np.ones(len(y))),
-                           ("untrusted half at 0.1", np.where(untrusted, 0.1, 1.0))):
+    for label, weights in (("uniform weights", np.ones(len(y))), ("untrusted half at 0.1", np.where(untrusted, 0.1, 1.0))):
         keras.utils.set_random_seed(0)
         inputs = keras.Input((8,))
         h = keras.layers.Dense(32, activation="relu")(inputs)

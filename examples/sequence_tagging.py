@@ -49,11 +49,14 @@ def main():
         model = build()
         model.compile("adam", "sparse_categorical_crossentropy")
         report = PerClassReport((x_val, tags_val, mask_val), print_fn=None)  # every epoch
-        history = model.fit(x, tags, sample_weight=mask, class_weight=class_weight,
-                            batch_size=64, epochs=12, verbose=0, callbacks=[report])
+        history = model.fit(
+            x, tags, sample_weight=mask, class_weight=class_weight, batch_size=64, epochs=12, verbose=0, callbacks=[report]
+        )
         recall = [history.history[f"val_recall_{c}"][-1] for c in range(5)]
-        print(f"{label:>27}: per-tag recall {np.round(recall, 2).tolist()}, "
-              f"balanced accuracy {history.history['val_report_balanced_accuracy'][-1]:.3f}")
+        print(
+            f"{label:>27}: per-tag recall {np.round(recall, 2).tolist()}, "
+            f"balanced accuracy {history.history['val_report_balanced_accuracy'][-1]:.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -40,20 +40,23 @@ def make_data(n, seed):
 
 
 def build_model(hp):
-    model = keras.Sequential([
-        keras.Input((40, 3)),
-        layers.Conv1D(hp.Choice("filters_1", [32, 64, 90, 128]), hp.Choice("kernel_1", [3, 4, 5, 6, 8]),
-                      activation="relu"),
-        layers.BatchNormalization(),
-        layers.Conv1D(hp.Choice("filters_2", [32, 64, 90, 128]), hp.Choice("kernel_2", [3, 4, 5, 6]),
-                      activation="relu"),
-        layers.Dropout(hp.Float("dropout", 0.0, 0.9)),
-        layers.GlobalMaxPooling1D(),
-        layers.Dense(4, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((40, 3)),
+            layers.Conv1D(hp.Choice("filters_1", [32, 64, 90, 128]), hp.Choice("kernel_1", [3, 4, 5, 6, 8]), activation="relu"),
+            layers.BatchNormalization(),
+            layers.Conv1D(hp.Choice("filters_2", [32, 64, 90, 128]), hp.Choice("kernel_2", [3, 4, 5, 6]), activation="relu"),
+            layers.Dropout(hp.Float("dropout", 0.0, 0.9)),
+            layers.GlobalMaxPooling1D(),
+            layers.Dense(4, activation="softmax"),
+        ]
+    )
     model = WeightedModel(model)
-    model.compile(hp.Choice("optimizer", ["rmsprop", "adam", "sgd", "adagrad"]),
-                  "sparse_categorical_crossentropy", metrics=["accuracy"] + imbalance_metrics(4))
+    model.compile(
+        hp.Choice("optimizer", ["rmsprop", "adam", "sgd", "adagrad"]),
+        "sparse_categorical_crossentropy",
+        metrics=["accuracy"] + imbalance_metrics(4),
+    )
     return model
 
 
@@ -64,8 +67,11 @@ def main():
     directory = tempfile.mkdtemp(prefix="tune_conv1d_")
     tuner = kt.RandomSearch(
         WeightedHyperModel(build_model, deferred_epochs=(0, 3)),
-        objective=objective("balanced_accuracy"), max_trials=TRIALS, seed=0,
-        directory=directory, project_name="conv1d_classifier",
+        objective=objective("balanced_accuracy"),
+        max_trials=TRIALS,
+        seed=0,
+        directory=directory,
+        project_name="conv1d_classifier",
     )
     tuner.search(x, y, batch_size=64, epochs=5, validation_data=(x_val, y_val), verbose=0)
     print(f"\n{TRIALS} trials; best hyperparameters:")
@@ -73,8 +79,10 @@ def main():
         print(f"  {name}: {value}")
     for trial in tuner.oracle.get_best_trials(3):
         accuracy = trial.metrics.get_best_value("val_accuracy")
-        print(f"trial {trial.trial_id}: val balanced accuracy {trial.score:.3f} "
-              f"(plain accuracy {accuracy:.3f}), weighting {trial.hyperparameters.values['class_weight']}")
+        print(
+            f"trial {trial.trial_id}: val balanced accuracy {trial.score:.3f} "
+            f"(plain accuracy {accuracy:.3f}), weighting {trial.hyperparameters.values['class_weight']}"
+        )
     best = load_best_model(tuner, path=os.path.join(directory, "best.keras"))
     print(f"\nbest model: {type(best).__name__}, class weighting {best.default_class_weight}")
     report = PerClassReport((x_val, y_val), class_names=["motif 0", "motif 1", "motif 2", "background"])

@@ -26,19 +26,21 @@ MULTI = (rng.random((N, 4)) < 0.3).astype("float32")
 SWT = rng.uniform(0.0, 2.0, size=(N, T)).astype("float32")
 TAG_TABLE = np.array([1.0, 5.0, 0.5], "float32")
 FLAG_TABLE = np.array([1.0, 3.0], "float32")
-LOSSES = {"tags": "sparse_categorical_crossentropy", "flag": "binary_crossentropy",
-          "labels": "binary_crossentropy"}
+LOSSES = {"tags": "sparse_categorical_crossentropy", "flag": "binary_crossentropy", "labels": "binary_crossentropy"}
 
 
 def build(cls):
     inputs = keras.Input((T, 4))
     h = keras.layers.Dense(6, activation="tanh", name="hidden")(inputs)
     flat = keras.layers.Flatten()(h)
-    model = cls(inputs, {
-        "tags": keras.layers.Dense(3, activation="softmax", name="tags")(h),
-        "flag": keras.layers.Dense(1, activation="sigmoid", name="flag")(flat),
-        "labels": keras.layers.Dense(4, activation="sigmoid", name="labels")(flat),
-    })
+    model = cls(
+        inputs,
+        {
+            "tags": keras.layers.Dense(3, activation="softmax", name="tags")(h),
+            "flag": keras.layers.Dense(1, activation="sigmoid", name="flag")(flat),
+            "labels": keras.layers.Dense(4, activation="sigmoid", name="labels")(flat),
+        },
+    )
     init = np.random.default_rng(42)
     model.set_weights([init.normal(scale=0.5, size=w.shape).astype("float32") for w in model.get_weights()])
     return model
@@ -51,12 +53,29 @@ def main(out):
     reference = build(keras.Model)
     reference.compile("adam", LOSSES, weighted_metrics={"flag": ["accuracy"]})
     class_weight = {"tags": TAG_TABLE.tolist(), "flag": FLAG_TABLE.tolist()}
-    h = model.fit(X, y, batch_size=16, epochs=3, class_weight=class_weight,
-                  sample_weight={"tags": SWT, "flag": np.ones(N, "float32"), "labels": np.ones(N, "float32")},
-                  shuffle=False, verbose=0)
-    hr = reference.fit(X, y, batch_size=16, epochs=3, shuffle=False, verbose=0, sample_weight={
-        "tags": TAG_TABLE[TAGS] * SWT, "flag": FLAG_TABLE[FLAG[:, 0].astype(int)], "labels": np.ones(N, "float32"),
-    })
+    h = model.fit(
+        X,
+        y,
+        batch_size=16,
+        epochs=3,
+        class_weight=class_weight,
+        sample_weight={"tags": SWT, "flag": np.ones(N, "float32"), "labels": np.ones(N, "float32")},
+        shuffle=False,
+        verbose=0,
+    )
+    hr = reference.fit(
+        X,
+        y,
+        batch_size=16,
+        epochs=3,
+        shuffle=False,
+        verbose=0,
+        sample_weight={
+            "tags": TAG_TABLE[TAGS] * SWT,
+            "flag": FLAG_TABLE[FLAG[:, 0].astype(int)],
+            "labels": np.ones(N, "float32"),
+        },
+    )
     for key in ("loss", "flag_accuracy"):
         np.testing.assert_allclose(h.history[key], hr.history[key], rtol=1e-5, err_msg=key)
     for a, b in zip(model.get_weights(), reference.get_weights()):
@@ -73,17 +92,34 @@ def main(out):
     # Class weights on validation, on request: val_loss equals built-in
     # evaluate with the equivalent sample weights.
     model.compile("adam", LOSSES, validation_class_weight=True)
-    validated = model.fit(X, y, batch_size=16, epochs=1, class_weight=class_weight,
-                          validation_data=(X, y), shuffle=False, verbose=0)
+    validated = model.fit(
+        X, y, batch_size=16, epochs=1, class_weight=class_weight, validation_data=(X, y), shuffle=False, verbose=0
+    )
     reference.set_weights(model.get_weights())
-    expected = reference.evaluate(X, y, batch_size=32, verbose=0, sample_weight={
-        "tags": TAG_TABLE[TAGS], "flag": FLAG_TABLE[FLAG[:, 0].astype(int)], "labels": np.ones(N, "float32"),
-    })[0]
+    expected = reference.evaluate(
+        X,
+        y,
+        batch_size=32,
+        verbose=0,
+        sample_weight={
+            "tags": TAG_TABLE[TAGS],
+            "flag": FLAG_TABLE[FLAG[:, 0].astype(int)],
+            "labels": np.ones(N, "float32"),
+        },
+    )[0]
     np.testing.assert_allclose(validated.history["val_loss"][0], expected, rtol=1e-5)
 
     # A schedule changes the tables between epochs (the JAX step is stateless).
-    scheduled = model.fit(X, y, batch_size=16, epochs=2, class_weight=class_weight, shuffle=False,
-                          verbose=0, callbacks=[DeferredReweighting(start_epoch=1)])
+    scheduled = model.fit(
+        X,
+        y,
+        batch_size=16,
+        epochs=2,
+        class_weight=class_weight,
+        shuffle=False,
+        verbose=0,
+        callbacks=[DeferredReweighting(start_epoch=1)],
+    )
     assert scheduled.history["class_weight_alpha"] == [0.0, 1.0]
 
     # Labels outside the classes are refused under the backend's compiled step.
@@ -105,8 +141,9 @@ def main(out):
             run(tf.data.Dataset.from_tensor_slices((X, bad)).batch(16), verbose=0)
             raise AssertionError("out-of-range labels from tf.data were accepted")
         except InvalidLabelsError as error:
-            assert str(error) == ("Output 'tags': labels must be class indices in [0, 3) (3 classes). "
-                                  "Received labels 3.0."), error
+            assert str(error) == ("Output 'tags': labels must be class indices in [0, 3) (3 classes). Received labels 3.0."), (
+                error
+            )
         for a, b in zip(model.get_weights(), before):
             np.testing.assert_array_equal(a, b)
 
@@ -137,9 +174,14 @@ def main(out):
     assert isinstance(loaded, WeightedModel)
     np.testing.assert_allclose(loaded.evaluate(X, y, verbose=0)[0], model.evaluate(X, y, verbose=0)[0], rtol=1e-6)
 
-    np.savez(out, loss=np.array(h.history["loss"]), tags_loss=np.array(h.history["tags_loss"]),
-             scheduled=np.array(scheduled.history["loss"]), labels_loss=np.array(logs["labels_loss"]),
-             **{f"w{i}": v for i, v in enumerate(model.get_weights())})
+    np.savez(
+        out,
+        loss=np.array(h.history["loss"]),
+        tags_loss=np.array(h.history["tags_loss"]),
+        scheduled=np.array(scheduled.history["loss"]),
+        labels_loss=np.array(logs["labels_loss"]),
+        **{f"w{i}": v for i, v in enumerate(model.get_weights())},
+    )
     print("OK", keras.backend.backend())
 
 

@@ -71,7 +71,7 @@ def keras_version():
 requires_exact_keras_distribution = pytest.mark.skipif(
     keras_version() < (3, 15),
     reason=f"Keras {keras.__version__}'s own TF step under tf.distribute differs from one "
-           "device (keras.Model too); measured exact on 3.15",
+    "device (keras.Model too); measured exact on 3.15",
 )
 
 
@@ -95,8 +95,12 @@ def run_on_each_backend(script, folder, suffix, timeout=900):
             continue
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
         out = folder / f"{backend}{suffix}"
-        running[backend] = (out, subprocess.Popen([sys.executable, str(script), str(out)], env=env,
-                                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        running[backend] = (
+            out,
+            subprocess.Popen(
+                [sys.executable, str(script), str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            ),
+        )
     results = {}
     for backend, (out, process) in running.items():
         stdout, stderr = process.communicate(timeout=timeout)

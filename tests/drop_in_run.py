@@ -54,8 +54,7 @@ def weights_of(model):
 def fit_both(build, compile_kwargs, fit_w, fit_r=None, classes=None):
     """Fits the WeightedModel twin and the keras.Model twin; returns figures."""
     figures = {}
-    for name, cls in (("weighted", classes[0] if classes else WeightedModel),
-                      ("keras", classes[1] if classes else keras.Model)):
+    for name, cls in (("weighted", classes[0] if classes else WeightedModel), ("keras", classes[1] if classes else keras.Model)):
         model = init(build(cls))
         model.compile(optimizer=keras.optimizers.SGD(0.1), **compile_kwargs)
         kwargs = fit_w if name == "weighted" else (fit_r or fit_w)
@@ -74,6 +73,7 @@ def dense_model(units=3, activation="softmax"):
         inputs = keras.Input((F,))
         hidden = keras.layers.Dense(5, activation="tanh")(inputs)
         return cls(inputs, keras.layers.Dense(units, activation=activation, name="out")(hidden))
+
     return build
 
 
@@ -87,6 +87,7 @@ def tagger(masking):
             h = keras.layers.Masking(mask_value=0.0)(h * ops.cast(ops.expand_dims(inputs > 0, -1), "float32"))
         h = keras.layers.GRU(5, return_sequences=True)(h)
         return cls(inputs, keras.layers.Dense(3, activation="softmax", name="tags")(h))
+
     return build
 
 
@@ -95,48 +96,60 @@ def _plus_ten(base):
     class PlusTen(base):
         def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
             return super().compute_loss(x, y, y_pred, sample_weight, training=training) + 10.0
+
     return PlusTen
 
 
 @case
 def compute_loss_override():
-    return fit_both(dense_model(), {"loss": "sparse_categorical_crossentropy"},
-                    {"x": X, "y": Y3}, classes=(_plus_ten(WeightedModel), _plus_ten(keras.Model)))
+    return fit_both(
+        dense_model(),
+        {"loss": "sparse_categorical_crossentropy"},
+        {"x": X, "y": Y3},
+        classes=(_plus_ten(WeightedModel), _plus_ten(keras.Model)),
+    )
 
 
 @case
 def compute_loss_override_weighted():
-    return fit_both(dense_model(), {"loss": "sparse_categorical_crossentropy"},
-                    {"x": X, "y": Y3, "class_weight": TABLE.tolist()},
-                    {"x": X, "y": Y3, "sample_weight": TABLE[Y3]},
-                    classes=(_plus_ten(WeightedModel), _plus_ten(keras.Model)))
+    return fit_both(
+        dense_model(),
+        {"loss": "sparse_categorical_crossentropy"},
+        {"x": X, "y": Y3, "class_weight": TABLE.tolist()},
+        {"x": X, "y": Y3, "sample_weight": TABLE[Y3]},
+        classes=(_plus_ten(WeightedModel), _plus_ten(keras.Model)),
+    )
 
 
 # 2. Keras masks: Embedding(mask_zero=True), Masking, ignore_class.
 @case
 def mask_zero():
-    return fit_both(tagger("embedding"), {"loss": "sparse_categorical_crossentropy"},
-                    {"x": TOKENS, "y": TAGS})
+    return fit_both(tagger("embedding"), {"loss": "sparse_categorical_crossentropy"}, {"x": TOKENS, "y": TAGS})
 
 
 @case
 def mask_zero_weighted():
-    return fit_both(tagger("embedding"), {"loss": "sparse_categorical_crossentropy"},
-                    {"x": TOKENS, "y": TAGS, "class_weight": TABLE.tolist()},
-                    {"x": TOKENS, "y": TAGS, "sample_weight": TABLE[TAGS]})
+    return fit_both(
+        tagger("embedding"),
+        {"loss": "sparse_categorical_crossentropy"},
+        {"x": TOKENS, "y": TAGS, "class_weight": TABLE.tolist()},
+        {"x": TOKENS, "y": TAGS, "sample_weight": TABLE[TAGS]},
+    )
 
 
 @case
 def masking_layer():
-    return fit_both(tagger("masking"), {"loss": "sparse_categorical_crossentropy"},
-                    {"x": TOKENS, "y": TAGS})
+    return fit_both(tagger("masking"), {"loss": "sparse_categorical_crossentropy"}, {"x": TOKENS, "y": TAGS})
 
 
 @case
 def masking_layer_weighted():
-    return fit_both(tagger("masking"), {"loss": "sparse_categorical_crossentropy"},
-                    {"x": TOKENS, "y": TAGS, "class_weight": TABLE.tolist()},
-                    {"x": TOKENS, "y": TAGS, "sample_weight": TABLE[TAGS]})
+    return fit_both(
+        tagger("masking"),
+        {"loss": "sparse_categorical_crossentropy"},
+        {"x": TOKENS, "y": TAGS, "class_weight": TABLE.tolist()},
+        {"x": TOKENS, "y": TAGS, "sample_weight": TABLE[TAGS]},
+    )
 
 
 IGNORED = np.where(TOKENS == 0, -1, TAGS)
@@ -151,9 +164,12 @@ def ignore_class():
 @case
 def ignore_class_weighted():
     loss = keras.losses.SparseCategoricalCrossentropy(ignore_class=-1)
-    return fit_both(tagger("embedding"), {"loss": loss},
-                    {"x": TOKENS, "y": IGNORED, "class_weight": TABLE.tolist()},
-                    {"x": TOKENS, "y": IGNORED, "sample_weight": TABLE[np.maximum(IGNORED, 0)]})
+    return fit_both(
+        tagger("embedding"),
+        {"loss": loss},
+        {"x": TOKENS, "y": IGNORED, "class_weight": TABLE.tolist()},
+        {"x": TOKENS, "y": IGNORED, "sample_weight": TABLE[np.maximum(IGNORED, 0)]},
+    )
 
 
 @case
@@ -169,6 +185,7 @@ def _split(base):
         def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
             parts = [y_pred[:, :2], y_pred[:, 2:]]
             return super().compute_loss(x, y, parts, sample_weight, training=training)
+
     return Split
 
 
@@ -177,16 +194,21 @@ Y_PARTS = [rng.normal(size=(N, 2)).astype("float32"), rng.normal(size=(N, 2)).as
 
 @case
 def restructured_predictions():
-    return fit_both(dense_model(4, None), {"loss": ["mse", "mae"]}, {"x": X, "y": Y_PARTS},
-                    classes=(_split(WeightedModel), _split(keras.Model)))
+    return fit_both(
+        dense_model(4, None),
+        {"loss": ["mse", "mae"]},
+        {"x": X, "y": Y_PARTS},
+        classes=(_split(WeightedModel), _split(keras.Model)),
+    )
 
 
 # 4. Structured losses per output.
 def two_heads(cls):
     inputs = keras.Input((F,))
     hidden = keras.layers.Dense(5, activation="tanh")(inputs)
-    return cls(inputs, {"a": keras.layers.Dense(1, name="a")(hidden),
-                        "b": keras.layers.Dense(1, activation="sigmoid", name="b")(hidden)})
+    return cls(
+        inputs, {"a": keras.layers.Dense(1, name="a")(hidden), "b": keras.layers.Dense(1, activation="sigmoid", name="b")(hidden)}
+    )
 
 
 Y_HEADS = {"a": rng.normal(size=(N, 1)).astype("float32"), "b": YB}
@@ -194,29 +216,32 @@ Y_HEADS = {"a": rng.normal(size=(N, 1)).astype("float32"), "b": YB}
 
 @case
 def loss_dict_of_lists():
-    return fit_both(two_heads, {"loss": {"a": ["mse", "mae"], "b": ["binary_crossentropy"]}},
-                    {"x": X, "y": Y_HEADS})
+    return fit_both(two_heads, {"loss": {"a": ["mse", "mae"], "b": ["binary_crossentropy"]}}, {"x": X, "y": Y_HEADS})
 
 
 def two_listed_heads(cls):
     inputs = keras.Input((F,))
     hidden = keras.layers.Dense(5, activation="tanh")(inputs)
-    return cls(inputs, [keras.layers.Dense(1, name="a")(hidden),
-                        keras.layers.Dense(1, activation="sigmoid", name="b")(hidden)])
+    return cls(inputs, [keras.layers.Dense(1, name="a")(hidden), keras.layers.Dense(1, activation="sigmoid", name="b")(hidden)])
 
 
 @case
 def loss_list_with_nested_list():
-    return fit_both(two_listed_heads, {"loss": ["mse", ["binary_crossentropy"]]},
-                    {"x": X, "y": [Y_HEADS["a"], YB]})
+    return fit_both(two_listed_heads, {"loss": ["mse", ["binary_crossentropy"]]}, {"x": X, "y": [Y_HEADS["a"], YB]})
 
 
 @case
 def loss_dict_of_lists_class_weighted():
-    return fit_both(two_heads, {"loss": {"a": ["mse"], "b": ["binary_crossentropy"]}},
-                    {"x": X, "y": Y_HEADS, "class_weight": {"b": {0: 1.0, 1: 3.0}}},
-                    {"x": X, "y": Y_HEADS, "sample_weight": {
-                        "a": np.ones(N, "float32"), "b": np.where(YB[:, 0] == 1, 3.0, 1.0).astype("float32")}})
+    return fit_both(
+        two_heads,
+        {"loss": {"a": ["mse"], "b": ["binary_crossentropy"]}},
+        {"x": X, "y": Y_HEADS, "class_weight": {"b": {0: 1.0, 1: 3.0}}},
+        {
+            "x": X,
+            "y": Y_HEADS,
+            "sample_weight": {"a": np.ones(N, "float32"), "b": np.where(YB[:, 0] == 1, 3.0, 1.0).astype("float32")},
+        },
+    )
 
 
 # 5. Outputs nested more than one level deep.
@@ -229,8 +254,7 @@ def nested_model(cls):
     return cls(inputs, {"pair": (o1, o2), "single": o3})
 
 
-Y_NESTED = {"pair": (rng.normal(size=(N, 1)).astype("float32"), Y3),
-            "single": rng.normal(size=(N, 1)).astype("float32")}
+Y_NESTED = {"pair": (rng.normal(size=(N, 1)).astype("float32"), Y3), "single": rng.normal(size=(N, 1)).astype("float32")}
 NESTED_LOSS = {"pair": ("mse", "sparse_categorical_crossentropy"), "single": "mse"}
 
 
@@ -275,9 +299,12 @@ def crossentropy_shortcut():
 
 @case
 def crossentropy_shortcut_weighted():
-    return fit_both(dense_model(), {"loss": "crossentropy"},
-                    {"x": X, "y": Y3, "class_weight": TABLE.tolist()},
-                    {"x": X, "y": Y3, "sample_weight": TABLE[Y3]})
+    return fit_both(
+        dense_model(),
+        {"loss": "crossentropy"},
+        {"x": X, "y": Y3, "class_weight": TABLE.tolist()},
+        {"x": X, "y": Y3, "sample_weight": TABLE[Y3]},
+    )
 
 
 # 11. A torch DataLoader (where torch is installed).
@@ -297,9 +324,12 @@ def torch_dataloader():
         import torch  # noqa: F401
     except ImportError:
         return {"skipped": "torch is not installed"}
-    return fit_both(dense_model(), {"loss": "sparse_categorical_crossentropy"},
-                    {"x": _loader(), "batch_size": None},
-                    {"x": _loader(), "batch_size": None})
+    return fit_both(
+        dense_model(),
+        {"loss": "sparse_categorical_crossentropy"},
+        {"x": _loader(), "batch_size": None},
+        {"x": _loader(), "batch_size": None},
+    )
 
 
 @case
@@ -308,36 +338,38 @@ def torch_dataloader_class_weighted():
         import torch  # noqa: F401
     except ImportError:
         return {"skipped": "torch is not installed"}
-    return fit_both(dense_model(), {"loss": "sparse_categorical_crossentropy"},
-                    {"x": _loader(), "batch_size": None, "class_weight": TABLE.tolist()},
-                    {"x": _loader(True), "batch_size": None})
+    return fit_both(
+        dense_model(),
+        {"loss": "sparse_categorical_crossentropy"},
+        {"x": _loader(), "batch_size": None, "class_weight": TABLE.tolist()},
+        {"x": _loader(True), "batch_size": None},
+    )
 
 
 # 12. Float class keys, as dict(zip(np.unique(y), w)) gives for float labels.
 @case
 def float_class_keys():
     keys = {0.0: 1.0, 1.0: 4.0, 2.0: 0.5}
-    return fit_both(dense_model(), {"loss": "sparse_categorical_crossentropy"},
-                    {"x": X, "y": Y3.astype("float32"), "class_weight": keys},
-                    {"x": X, "y": Y3.astype("float32"), "class_weight": keys})
+    return fit_both(
+        dense_model(),
+        {"loss": "sparse_categorical_crossentropy"},
+        {"x": X, "y": Y3.astype("float32"), "class_weight": keys},
+        {"x": X, "y": Y3.astype("float32"), "class_weight": keys},
+    )
 
 
 def run(name):
     try:
         figures = CASES[name]()
     except Exception as error:  # noqa: BLE001 - reported to the test
-        return {"error": type(error).__name__, "message": str(error)[:500],
-                "trace": traceback.format_exc()[-2000:]}
+        return {"error": type(error).__name__, "message": str(error)[:500], "trace": traceback.format_exc()[-2000:]}
     if "skipped" in figures:
         return figures
     w, k = figures["weighted"], figures["keras"]
     if "error" in w or "error" in k:
-        return {"weighted_error": w.get("error"), "keras_error": k.get("error"),
-                "messages": [w.get("message"), k.get("message")]}
+        return {"weighted_error": w.get("error"), "keras_error": k.get("error"), "messages": [w.get("message"), k.get("message")]}
     # The largest |a - b| beyond numpy's allclose tolerance (rtol 1e-5, atol 1e-6).
-    excess = max(
-        float(np.max(np.abs(a - b) - (1e-6 + 1e-5 * np.abs(b)))) for a, b in zip(w["weights"], k["weights"])
-    )
+    excess = max(float(np.max(np.abs(a - b) - (1e-6 + 1e-5 * np.abs(b)))) for a, b in zip(w["weights"], k["weights"]))
     return {"loss": w["loss"], "keras_loss": k["loss"], "weight_excess": excess}
 
 

@@ -35,9 +35,9 @@ def test_throughput_variants_train_on_the_same_weighted_loss(throughput, name):
     scenario = {s.name: s for s in throughput.matrix_scenarios()}[name]
     x, y, weights = scenario.data(96, seed=1)
     reference = scenario.build("keras_sample_weight").evaluate(
-        x, y, sample_weight=weights, batch_size=32, verbose=0, return_dict=True)["loss"]
-    unweighted = scenario.build("keras_unweighted").evaluate(
-        x, y, batch_size=32, verbose=0, return_dict=True)["loss"]
+        x, y, sample_weight=weights, batch_size=32, verbose=0, return_dict=True
+    )["loss"]
+    unweighted = scenario.build("keras_unweighted").evaluate(x, y, batch_size=32, verbose=0, return_dict=True)["loss"]
     assert not np.isclose(reference, unweighted, rtol=1e-3)  # the weights matter here
     for variant in ("handwritten_loss", "weighted_model"):
         model = scenario.build(variant)
@@ -68,17 +68,20 @@ def test_throughput_expressibility_follows_keras(throughput, name):
 
 @pytest.mark.slow
 def test_throughput_quick_run_writes_records(throughput, tmp_path):
-    throughput.main(["--quick", "--rounds", "2", "--part", "all", "--only", "heads_2,classes",
-                     "--out", str(tmp_path)])
+    throughput.main(["--quick", "--rounds", "2", "--part", "all", "--only", "heads_2,classes", "--out", str(tmp_path)])
     record = json.loads((tmp_path / "throughput_quick.json").read_text())
     assert list(record["results"]) == ["heads_2"]
     summary = record["results"]["heads_2"]["summary"]
-    assert set(summary) == {"keras_unweighted", "keras_unweighted_repeat", "keras_sample_weight",
-                            "handwritten_loss", "weighted_model"}
+    assert set(summary) == {
+        "keras_unweighted",
+        "keras_unweighted_repeat",
+        "keras_sample_weight",
+        "handwritten_loss",
+        "weighted_model",
+    }
     assert summary["keras_unweighted"]["median_ratio"] == 1.0
     assert all(s["min"] > 0 for s in summary.values())
-    assert "| heads_2 | keras_class_weight | - | - | - | not expressible |" in (
-        tmp_path / "throughput_quick.md").read_text()
+    assert "| heads_2 | keras_class_weight | - | - | - | not expressible |" in (tmp_path / "throughput_quick.md").read_text()
     scaling = json.loads((tmp_path / "scaling_quick.json").read_text())
     assert [(r["axis"], r["value"]) for r in scaling["results"]] == [("classes", 10), ("classes", 1000)]
     assert (tmp_path / "scaling_quick.png").stat().st_size > 10_000
@@ -104,15 +107,23 @@ def test_throughput_runs_on_jax_without_tensorflow(tmp_path):
     assert record["machine"]["backend"] == "jax" and record["machine"]["device"] == "CPU"
     assert "jax" in record["versions"] and "tensorflow" not in record["versions"]
     assert set(record["results"]["mlp_784_64_64_10"]["summary"]) == {
-        "keras_unweighted", "keras_unweighted_repeat", "keras_class_weight", "keras_sample_weight",
-        "handwritten_loss", "weighted_model"}
+        "keras_unweighted",
+        "keras_unweighted_repeat",
+        "keras_class_weight",
+        "keras_sample_weight",
+        "handwritten_loss",
+        "weighted_model",
+    }
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case, variant, samples, timesteps", [
-    ("class_weights", "keras_class_weight", 20_000, 0),
-    ("temporal", "weighted_model", 2_000, 10),
-])
+@pytest.mark.parametrize(
+    "case, variant, samples, timesteps",
+    [
+        ("class_weights", "keras_class_weight", 20_000, 0),
+        ("temporal", "weighted_model", 2_000, 10),
+    ],
+)
 def test_startup_memory_child_reports_a_timed_fit(case, variant, samples, timesteps):
     startup = load("startup_memory")
     row = startup.measure(case, variant, samples, timesteps, repeats=2)
@@ -134,14 +145,14 @@ def test_label_counting_quick_run_writes_records(tmp_path, capsys):
 
 
 def test_bench_names_its_options_and_what_it_needs(monkeypatch, capsys):
-    with pytest.raises(SystemExit):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    with pytest.raises(SystemExit):  # label counting draws nothing: it runs without matplotlib
         command(["bench", "label_counting", "--help"])
     assert "usage: weighted-models bench label_counting" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         command(["bench", "--rounds=3"])  # a benchmark's option without its name
     assert "unrecognized arguments: --rounds=3" in capsys.readouterr().err
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
-    with pytest.raises(SystemExit, match=r"pip install 'weighted_models\[plot\]'"):
+    with pytest.raises(SystemExit, match=r"bench quality: the plots need matplotlib: pip install 'weighted_models\[plot\]'"):
         command(["bench", "quality"])
 
 

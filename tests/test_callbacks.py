@@ -34,9 +34,8 @@ def reference_losses(reference, x, y, alphas, interpolation="linear"):
     """One built-in fit per epoch, with the scheduled weights as sample weights."""
     losses = []
     for alpha in alphas:
-        table = 1 + alpha * (TABLE - 1) if interpolation == "linear" else TABLE ** alpha
-        h = reference.fit(x, y, batch_size=16, epochs=1, sample_weight=per_sample(table, y),
-                          shuffle=False, verbose=0)
+        table = 1 + alpha * (TABLE - 1) if interpolation == "linear" else TABLE**alpha
+        h = reference.fit(x, y, batch_size=16, epochs=1, sample_weight=per_sample(table, y), shuffle=False, verbose=0)
         losses += h.history["loss"]
     return losses
 
@@ -44,8 +43,16 @@ def reference_losses(reference, x, y, alphas, interpolation="linear"):
 def test_deferred_reweighting_equals_unweighted_then_weighted_keras_fits(rng_data):
     x, y = rng_data["x"], rng_data["y3"]
     model, reference = pair()
-    h = model.fit(x, y, batch_size=16, epochs=5, class_weight=TABLE.tolist(), shuffle=False,
-                  verbose=0, callbacks=[DeferredReweighting(start_epoch=3)])
+    h = model.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=5,
+        class_weight=TABLE.tolist(),
+        shuffle=False,
+        verbose=0,
+        callbacks=[DeferredReweighting(start_epoch=3)],
+    )
     expected = reference_losses(reference, x, y, [0, 0, 0, 1, 1])
     np.testing.assert_allclose(h.history["loss"], expected, rtol=1e-5)
     assert h.history["class_weight_alpha"] == [0, 0, 0, 1, 1]
@@ -58,8 +65,7 @@ def test_a_ramp_schedule_equals_keras_with_the_scheduled_weights(rng_data, inter
     x, y = rng_data["x"], rng_data["y3"]
     model, reference = pair()
     ramp = ClassWeightScheduler(lambda epoch: min(1.0, epoch / 3), interpolation=interpolation)
-    h = model.fit(x, y, batch_size=16, epochs=4, class_weight=TABLE.tolist(), shuffle=False,
-                  verbose=0, callbacks=[ramp])
+    h = model.fit(x, y, batch_size=16, epochs=4, class_weight=TABLE.tolist(), shuffle=False, verbose=0, callbacks=[ramp])
     expected = reference_losses(reference, x, y, [0, 1 / 3, 2 / 3, 1], interpolation)
     np.testing.assert_allclose(h.history["loss"], expected, rtol=1e-5)
     assert_weights_close(model, reference)
@@ -72,8 +78,7 @@ def test_a_schedule_does_not_retrace_the_step(rng_data):
     inputs = keras.Input((F,))
     model = Counting(inputs, keras.layers.Dense(3, activation="softmax")(inputs))
     model.compile("sgd", SCCE)
-    model.fit(x, y, epochs=6, class_weight="balanced", verbose=0,
-              callbacks=[ClassWeightScheduler(lambda e: e / 5)])
+    model.fit(x, y, epochs=6, class_weight="balanced", verbose=0, callbacks=[ClassWeightScheduler(lambda e: e / 5)])
     assert Counting.traces == 1
 
 
@@ -83,8 +88,7 @@ def test_schedule_errors(rng_data):
     with pytest.raises(ValueError, match=r"ClassWeightScheduler needs class weights to schedule"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[ClassWeightScheduler(lambda e: 1.0)])
     with pytest.raises(ValueError, match=r"alpha in \[0, 1\]. Received 2.0 for epoch 0"):
-        model.fit(x, y, epochs=1, verbose=0, class_weight=TABLE.tolist(),
-                  callbacks=[ClassWeightScheduler(lambda e: 2.0)])
+        model.fit(x, y, epochs=1, verbose=0, class_weight=TABLE.tolist(), callbacks=[ClassWeightScheduler(lambda e: 2.0)])
     with pytest.raises(TypeError, match=r"schedules the class weights of a WeightedModel"):
         reference.fit(x, y, epochs=1, verbose=0, callbacks=[DeferredReweighting(1)])
     with pytest.raises(ValueError, match=r"Expected `interpolation`"):
@@ -103,9 +107,7 @@ def test_per_class_report_logs_scikit_learn_figures(rng_data, capsys):
     report = PerClassReport((x, y, sw), freq=[2], class_names=["a", "b", "c"])
     h = model.fit(x, y, epochs=2, verbose=0, callbacks=[report])
     pred = model.predict(x, verbose=0).argmax(-1)
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y, pred, labels=range(3), sample_weight=sw, zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_fscore_support(y, pred, labels=range(3), sample_weight=sw, zero_division=0)
     for i, name in enumerate("abc"):
         assert h.history[f"val_recall_{name}"] == [pytest.approx(recall[i], rel=1e-5)]
         assert h.history[f"val_precision_{name}"] == [pytest.approx(precision[i], rel=1e-5)]
@@ -136,8 +138,7 @@ def test_per_class_report_writes_recall_and_a_confusion_matrix_to_tensorboard(rn
     model = dense(WeightedModel)
     model.compile("adam", SCCE)
     tensorboard = keras.callbacks.TensorBoard(str(tmp_path))
-    report = PerClassReport((x, y, sw), freq=[1, 2], class_names=["a", "b", "c"],
-                            print_fn=None, log_dir=tensorboard)
+    report = PerClassReport((x, y, sw), freq=[1, 2], class_names=["a", "b", "c"], print_fn=None, log_dir=tensorboard)
     model.fit(x, y, epochs=2, verbose=0, callbacks=[tensorboard, report], validation_data=(x, y))
     pred = model.predict(x, verbose=0).argmax(-1)
     recall = recall_score(y, pred, labels=range(3), average=None, sample_weight=sw, zero_division=0)
@@ -182,11 +183,15 @@ def test_per_class_report_on_one_output_of_a_dataset(rng_data):
 def test_class_weight_tables_are_addressed_by_output_name(rng_data):
     x, y = rng_data["x"], rng_data["y3"]
     inputs = keras.Input(x.shape[1:])
-    model = WeightedModel(inputs, {"tags": keras.layers.Dense(3, activation="softmax")(inputs),
-                                   "alarm": keras.layers.Dense(1, activation="sigmoid")(inputs)})
+    model = WeightedModel(
+        inputs,
+        {
+            "tags": keras.layers.Dense(3, activation="softmax")(inputs),
+            "alarm": keras.layers.Dense(1, activation="sigmoid")(inputs),
+        },
+    )
     model.compile("sgd", {"tags": "sparse_categorical_crossentropy", "alarm": "binary_crossentropy"})
-    model.fit(x, {"tags": y, "alarm": (y == 2).astype("float32")}, class_weight={"tags": "balanced"},
-              epochs=1, verbose=0)
+    model.fit(x, {"tags": y, "alarm": (y == 2).astype("float32")}, class_weight={"tags": "balanced"}, epochs=1, verbose=0)
     tables = model.class_weight_tables
     counts = np.bincount(y, minlength=3)
     np.testing.assert_allclose(tables["tags"], len(y) / (3 * counts), rtol=1e-6)  # scikit-learn's "balanced"

@@ -16,13 +16,11 @@ def spec(name, mode, n, ignore_class=None):
 
 
 # Labels and sample weights as dicts {"cls", "reg"}: flattened in sorted key order.
-CHECKER = LabelChecker([spec("cls", "sparse", 3), spec("reg", None, None)],
-                       [Route(0, 0, 0), Route(1, 1, 1)])
+CHECKER = LabelChecker([spec("cls", "sparse", 3), spec("reg", None, None)], [Route(0, 0, 0), Route(1, 1, 1)])
 
 
 def test_checker_accepts_good_batches_and_ignores_regression_values():
-    CHECKER({"cls": np.array([0, 2, 1]), "reg": np.array([[-7.5], [1e6], [3.0]])},
-            np.array([0.0, 1.0, 2.5]))
+    CHECKER({"cls": np.array([0, 2, 1]), "reg": np.array([[-7.5], [1e6], [3.0]])}, np.array([0.0, 1.0, 2.5]))
 
 
 @pytest.mark.parametrize(
@@ -64,8 +62,7 @@ def test_checker_accepts_the_ignored_class_and_nothing_else():
 
 def test_checker_names_the_output_of_a_bad_sample_weight():
     with pytest.raises(InvalidLabelsError, match=r"Output 'reg': sample weights must be finite and >= 0. Received -1.0"):
-        CHECKER({"cls": np.array([0, 1]), "reg": np.zeros((2, 1))},
-                {"cls": np.ones(2), "reg": np.array([1.0, -1.0])})
+        CHECKER({"cls": np.array([0, 1]), "reg": np.zeros((2, 1))}, {"cls": np.ones(2), "reg": np.array([1.0, -1.0])})
 
 
 def test_data_source_kinds_and_spec_batches():
@@ -102,20 +99,31 @@ def test_label_batches_from_a_pydataset_cover_every_batch():
 # The tf.data check: TensorFlow ops in the pipeline. Each case is a batch the
 # host check refuses; the pipeline must refuse it with the same message.
 GRAPH_CASES = {
-    "sparse_int_too_large": ({"cls": np.array([0, 3, 3, 7]), "reg": np.zeros((4, 1))}, None,
-                             "Output 'cls': labels must be class indices in [0, 3) (3 classes). "
-                             "Received labels 3.0, 7.0."),
-    "sparse_float_fraction_nan": ({"cls": np.array([0.5, np.nan, 1.0, -2.0]), "reg": np.zeros((4, 1))}, None,
-                                  "Output 'cls': labels must be class indices in [0, 3) (3 classes). "
-                                  "Received labels -2.0, 0.5, nan."),
-    "sparse_many_values": ({"cls": np.arange(-4, 6), "reg": np.zeros((10, 1))}, None,
-                           "Output 'cls': labels must be class indices in [0, 3) (3 classes). "
-                           "Received labels -4.0, -3.0, -2.0, -1.0, 3.0, ...."),
-    "weight_of_one_output": ({"cls": np.array([0, 1]), "reg": np.zeros((2, 1))},
-                             {"cls": np.ones(2), "reg": np.array([1.0, -0.25])},
-                             "Output 'reg': sample weights must be finite and >= 0. Received -0.25."),
-    "one_weight_for_all": ({"cls": np.array([0, 1]), "reg": np.zeros((2, 1))}, np.array([np.inf, 1.0]),
-                           "Output 'cls': sample weights must be finite and >= 0. Received inf."),
+    "sparse_int_too_large": (
+        {"cls": np.array([0, 3, 3, 7]), "reg": np.zeros((4, 1))},
+        None,
+        "Output 'cls': labels must be class indices in [0, 3) (3 classes). Received labels 3.0, 7.0.",
+    ),
+    "sparse_float_fraction_nan": (
+        {"cls": np.array([0.5, np.nan, 1.0, -2.0]), "reg": np.zeros((4, 1))},
+        None,
+        "Output 'cls': labels must be class indices in [0, 3) (3 classes). Received labels -2.0, 0.5, nan.",
+    ),
+    "sparse_many_values": (
+        {"cls": np.arange(-4, 6), "reg": np.zeros((10, 1))},
+        None,
+        "Output 'cls': labels must be class indices in [0, 3) (3 classes). Received labels -4.0, -3.0, -2.0, -1.0, 3.0, ....",
+    ),
+    "weight_of_one_output": (
+        {"cls": np.array([0, 1]), "reg": np.zeros((2, 1))},
+        {"cls": np.ones(2), "reg": np.array([1.0, -0.25])},
+        "Output 'reg': sample weights must be finite and >= 0. Received -0.25.",
+    ),
+    "one_weight_for_all": (
+        {"cls": np.array([0, 1]), "reg": np.zeros((2, 1))},
+        np.array([np.inf, 1.0]),
+        "Output 'cls': sample weights must be finite and >= 0. Received inf.",
+    ),
 }
 
 
@@ -142,17 +150,21 @@ def test_the_tf_data_check_refuses_what_the_host_check_refuses_with_its_message(
 @pytest.mark.parametrize(
     "mode,labels,message",
     [
-        ("categorical", np.array([[0.0, 1.0], [1.5, -0.5]]),
-         "Output 'p': categorical labels must lie in [0, 1]. Received labels -0.5, 1.5."),
+        (
+            "categorical",
+            np.array([[0.0, 1.0], [1.5, -0.5]]),
+            "Output 'p': categorical labels must lie in [0, 1]. Received labels -0.5, 1.5.",
+        ),
         ("binary", np.array([[0.0], [np.inf]]), "Output 'p': binary labels must lie in [0, 1]. Received labels inf."),
-        ("sparse", np.array([255, 4, 0], "uint8"),
-         "Output 'p': labels must be class indices in [0, 2) (2 classes) or the ignored class 255. "
-         "Received labels 4.0."),
+        (
+            "sparse",
+            np.array([255, 4, 0], "uint8"),
+            "Output 'p': labels must be class indices in [0, 2) (2 classes) or the ignored class 255. Received labels 4.0.",
+        ),
     ],
 )
 def test_the_tf_data_check_of_each_label_mode(mode, labels, message):
-    checker = LabelChecker([spec("p", mode, 2, ignore_class=255 if mode == "sparse" else None)],
-                           [Route(0, 0, None)])
+    checker = LabelChecker([spec("p", mode, 2, ignore_class=255 if mode == "sparse" else None)], [Route(0, 0, None)])
     good = np.zeros_like(labels)
     x = np.zeros((len(labels), 1), "float32")
     ds = tf.data.Dataset.from_tensor_slices((np.concatenate([x, x]), np.concatenate([good, labels]))).batch(len(labels))
@@ -176,12 +188,12 @@ def test_the_checked_tf_data_pipeline_runs_no_python_and_serialises():
     x = np.zeros((8, 2), "float32")
     ds = tf.data.Dataset.from_tensor_slices((x, {"cls": np.zeros(8, "int64"), "reg": np.zeros((8, 1))}, np.ones(8))).batch(4)
     checked = data_module.checked_dataset(ds, CHECKER)
-    graph = checked._as_serialized_graph(
-        external_state_policy=tf.data.experimental.ExternalStatePolicy.FAIL).numpy()
+    graph = checked._as_serialized_graph(external_state_policy=tf.data.experimental.ExternalStatePolicy.FAIL).numpy()
     assert b"PyFunc" not in graph
     # The check is there, and stateless (tf.data parallelises stateless maps).
     assert b"StringToNumber" in graph and b"StatelessIf" in graph
     assert checked.cardinality().numpy() == 2
+
     # The reference: the old host check in the pipeline cannot be serialised.
     def host_check(x, y, sw):
         ok = tf.numpy_function(lambda: True, [], tf.bool)
@@ -189,5 +201,4 @@ def test_the_checked_tf_data_pipeline_runs_no_python_and_serialises():
             return tf.identity(x), y, sw
 
     with pytest.raises(tf.errors.FailedPreconditionError):
-        ds.map(host_check)._as_serialized_graph(
-            external_state_policy=tf.data.experimental.ExternalStatePolicy.FAIL).numpy()
+        ds.map(host_check)._as_serialized_graph(external_state_policy=tf.data.experimental.ExternalStatePolicy.FAIL).numpy()

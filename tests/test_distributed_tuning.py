@@ -55,9 +55,13 @@ def test_chief_and_two_workers_run_every_trial_once(tmp_path):
     log = tmp_path / "trials.jsonl"
     env = dict(os.environ, KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=str(_free_port()))
     processes = [
-        subprocess.Popen([sys.executable, str(script), str(tmp_path / "search"), str(log)],
-                         env=dict(env, KERASTUNER_TUNER_ID=tuner_id),
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            [sys.executable, str(script), str(tmp_path / "search"), str(log)],
+            env=dict(env, KERASTUNER_TUNER_ID=tuner_id),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for tuner_id in ("chief", "tuner0", "tuner1")
     ]
     try:

@@ -17,14 +17,28 @@ from conftest import BACKENDS, run_on_each_backend
 
 SCRIPT = pathlib.Path(__file__).with_name("drop_in_run.py")
 CASES = [
-    "compute_loss_override", "compute_loss_override_weighted",
-    "mask_zero", "mask_zero_weighted", "masking_layer", "masking_layer_weighted",
-    "ignore_class", "ignore_class_weighted", "ignore_class_255_without_mask",
+    "compute_loss_override",
+    "compute_loss_override_weighted",
+    "mask_zero",
+    "mask_zero_weighted",
+    "masking_layer",
+    "masking_layer_weighted",
+    "ignore_class",
+    "ignore_class_weighted",
+    "ignore_class_255_without_mask",
     "restructured_predictions",
-    "loss_dict_of_lists", "loss_list_with_nested_list", "loss_dict_of_lists_class_weighted",
-    "nested_outputs", "scalar_loss", "partial_labels", "unknown_loss_key",
-    "crossentropy_shortcut", "crossentropy_shortcut_weighted",
-    "torch_dataloader", "torch_dataloader_class_weighted", "float_class_keys",
+    "loss_dict_of_lists",
+    "loss_list_with_nested_list",
+    "loss_dict_of_lists_class_weighted",
+    "nested_outputs",
+    "scalar_loss",
+    "partial_labels",
+    "unknown_loss_key",
+    "crossentropy_shortcut",
+    "crossentropy_shortcut_weighted",
+    "torch_dataloader",
+    "torch_dataloader_class_weighted",
+    "float_class_keys",
 ]
 SAME_ERROR = {"unknown_loss_key": "KeyError"}  # Keras refuses it too: so must we, alike
 

@@ -51,8 +51,7 @@ RUN = textwrap.dedent(
 
 def _run(script, *args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run([sys.executable, str(script), *map(str, args)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, str(script), *map(str, args)], env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.slow
@@ -74,16 +73,18 @@ def test_checkpoint_and_early_stopping_on_a_weighted_validation_metric(rng_data,
     x, y = rng_data["x"], rng_data["y3"]
     inputs = keras.Input((F,))
     model = WeightedModel(inputs, keras.layers.Dense(3, activation="softmax")(inputs))
-    model.compile(keras.optimizers.SGD(0.5), "sparse_categorical_crossentropy",
-                  weighted_metrics=[BalancedAccuracy(3)], validation_class_weight=True)
+    model.compile(
+        keras.optimizers.SGD(0.5),
+        "sparse_categorical_crossentropy",
+        weighted_metrics=[BalancedAccuracy(3)],
+        validation_class_weight=True,
+    )
     path = str(tmp_path / "best.keras")
     callbacks = [
         keras.callbacks.ModelCheckpoint(path, monitor="val_balanced_accuracy", mode="max", save_best_only=True),
-        keras.callbacks.EarlyStopping(monitor="val_balanced_accuracy", mode="max", patience=2,
-                                      restore_best_weights=True),
+        keras.callbacks.EarlyStopping(monitor="val_balanced_accuracy", mode="max", patience=2, restore_best_weights=True),
     ]
-    h = model.fit(x, y, batch_size=8, epochs=30, class_weight="balanced", validation_data=(x, y),
-                  callbacks=callbacks, verbose=0)
+    h = model.fit(x, y, batch_size=8, epochs=30, class_weight="balanced", validation_data=(x, y), callbacks=callbacks, verbose=0)
     scores = h.history["val_balanced_accuracy"]
     best = int(np.argmax(scores))
     assert len(scores) <= 30 and (len(scores) == 30 or len(scores) - 1 - best == 2)

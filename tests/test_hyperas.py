@@ -12,8 +12,12 @@ from keras import layers
 from weighted_models.hyperas import HyperasFunction, HyperasMigrationWarning, hyperas_tuner, rewrite
 
 RNG = np.random.default_rng(0)
-DATA = (RNG.normal(size=(64, 5)).astype("float32"), RNG.integers(0, 4, size=64),
-        RNG.normal(size=(32, 5)).astype("float32"), RNG.integers(0, 4, size=32))
+DATA = (
+    RNG.normal(size=(64, 5)).astype("float32"),
+    RNG.integers(0, 4, size=64),
+    RNG.normal(size=(32, 5)).astype("float32"),
+    RNG.integers(0, 4, size=32),
+)
 
 
 def create_model(x_train, y_train, x_test, y_test):
@@ -33,8 +37,14 @@ def create_model(x_train, y_train, x_test, y_test):
 
 def test_markers_become_hyperparameters_named_after_what_they_tune():
     function = HyperasFunction(create_model)
-    assert function.names == ["Dense.units", "Dense.units_1", "Dense.activation", "Dropout.rate",
-                              "SGD.learning_rate", "fit.batch_size"]
+    assert function.names == [
+        "Dense.units",
+        "Dense.units_1",
+        "Dense.activation",
+        "Dropout.rate",
+        "SGD.learning_rate",
+        "fit.batch_size",
+    ]
     hp = kt.HyperParameters()
     function(hp, *DATA)
     space = {p.name: p for p in hp.space}
@@ -50,7 +60,7 @@ def test_markers_become_hyperparameters_named_after_what_they_tune():
 
 
 def test_names_of_positional_arguments_objects_and_wrapped_markers():
-    source = '''
+    source = """
 def f(x):
     model = keras.Sequential()
     model.add(layers.Conv1D({{choice([8, 16])}}, {{choice([3, 5])}}))
@@ -58,20 +68,20 @@ def f(x):
     units = int({{quniform(4, 12, 4)}})
     config = {"lr": {{uniform(0, 1)}}}
     return {"loss": 0.0}
-'''
+"""
     _, markers = rewrite(source, {"keras": keras, "layers": layers})
     assert [m.name for m in markers] == ["Conv1D.filters", "Conv1D.kernel_size", "add.layer", "units", "lr"]
 
 
 def test_markers_are_found_in_code_only():
-    source = '''
+    source = """
 def f(x):
     # model.add(Dense({{lognormal(0, 1)}}))  a commented-out marker
     note = "{{choice([1, 2])}} in a string"
     optimizer = {{choice([{"name": "adam", "config": {"lr": 0.1}}, {"name": "sgd"}])}}
     size = {{uniformint(1, 5)}}
     return {"loss": float(size), "status": STATUS_OK, "optimizer": optimizer, "note": note}
-'''
+"""
     function = HyperasFunction(source)
     assert function.names == ["optimizer", "size"]  # no `value_1` shift, no refusal
     hp = kt.HyperParameters()
@@ -80,8 +90,11 @@ def f(x):
     assert result["optimizer"] == {"name": "adam", "config": {"lr": 0.1}}  # nested dict: index 0
     size = {p.name: p for p in hp.space}["size"]
     assert isinstance(size, kt.engine.hyperparameters.Int) and (size.min_value, size.max_value) == (1, 5)
-    with pytest.raises(ValueError, match=r"Hyperas marker \{\{gaussian\(0, 1\)\}\} on line 2 is not supported: "
-                                         r"it is not a Hyperas distribution"):
+    with pytest.raises(
+        ValueError,
+        match=r"Hyperas marker \{\{gaussian\(0, 1\)\}\} on line 2 is not supported: "
+        r"it is not a Hyperas distribution",
+    ):
         rewrite("x = 1\ny = {{gaussian(0, 1)}}\n")
     with pytest.raises(ValueError, match=r"not valid Python: .*line 1"):
         rewrite("x = {{choice([1, 2)}}")
@@ -95,12 +108,24 @@ DISTRIBUTIONS = [
     ("quniform", "quniform(0.0, 1.0, 0.25)", ("Float", 0.0, 1.0, 0.25, "linear"), lambda v: (v / 0.25).is_integer()),
     ("normal", "normal(1.0, 0.5)", ("Float", -0.5, 2.5, None, "linear"), lambda v: -0.5 <= v <= 2.5),
     ("qnormal", "qnormal(0, 1, 1)", ("Int", -3, 3, 1, "linear"), lambda v: v in range(-3, 4)),
-    ("lognormal", "lognormal(0, 1)", ("Float", math.exp(-3), math.exp(3), None, "log"),
-     lambda v: math.exp(-3) <= v <= math.exp(3)),
-    ("qlognormal", "qlognormal(0, 1, 2)", ("Float", math.exp(-3), math.exp(3), None, "log"),
-     lambda v: isinstance(v, int) and v % 2 == 0),
-    ("qloguniform", "qloguniform(0, 3, 5)", ("Float", 1.0, math.exp(3), None, "log"),
-     lambda v: isinstance(v, int) and v % 5 == 0),
+    (
+        "lognormal",
+        "lognormal(0, 1)",
+        ("Float", math.exp(-3), math.exp(3), None, "log"),
+        lambda v: math.exp(-3) <= v <= math.exp(3),
+    ),
+    (
+        "qlognormal",
+        "qlognormal(0, 1, 2)",
+        ("Float", math.exp(-3), math.exp(3), None, "log"),
+        lambda v: isinstance(v, int) and v % 2 == 0,
+    ),
+    (
+        "qloguniform",
+        "qloguniform(0, 3, 5)",
+        ("Float", 1.0, math.exp(3), None, "log"),
+        lambda v: isinstance(v, int) and v % 5 == 0,
+    ),
 ]
 
 
@@ -142,8 +167,12 @@ def data():
 def reads_data_locals(x, y):
     fingerprint = float(x.sum())
     width = {{choice([1, 2])}}
-    return {"loss": fingerprint * width, "status": STATUS_OK, "fingerprint": fingerprint,  # noqa: F821
-            "classes": nb_classes}  # noqa: F821 - a local of data(), as Hyperas pastes data() in
+    return {
+        "loss": fingerprint * width,
+        "status": STATUS_OK,
+        "fingerprint": fingerprint,  # noqa: F821
+        "classes": nb_classes,
+    }  # noqa: F821 - a local of data(), as Hyperas pastes data() in
 
 
 def test_data_runs_once_per_search_and_its_locals_are_visible(tmp_path, monkeypatch):
@@ -228,8 +257,14 @@ def test_custom_objects_for_what_is_not_beside_the_model_function(tmp_path):
     tuner.search()
     with pytest.raises(TypeError, match=r"could not be loaded: .*scaled_abs.*custom_objects=\{name: object\}"):
         tuner.get_best_models(1)
-    tuner = hyperas_tuner(uses_a_library_loss, args, custom_objects={"scaled_abs": LIBRARY_LOSS}, max_trials=1,
-                          directory=str(tmp_path), project_name="yes")
+    tuner = hyperas_tuner(
+        uses_a_library_loss,
+        args,
+        custom_objects={"scaled_abs": LIBRARY_LOSS},
+        max_trials=1,
+        directory=str(tmp_path),
+        project_name="yes",
+    )
     tuner.search()
     model = tuner.get_best_models(1)[0]
     assert math.isclose(model.evaluate(*args, verbose=0), tuner.oracle.get_best_trials(1)[0].score, rel_tol=1e-5)
@@ -248,16 +283,22 @@ def test_functions_are_visible_to_the_model_function_and_known_when_loading(tmp_
         return keras.Sequential([keras.Input((width,)), layers.Dense(units), layers.Dense(1)])
 
     args = (DATA[0], DATA[1].astype("float32"))
-    tuner = hyperas_tuner(source, args, functions=[build], custom_objects={"scaled_abs": LIBRARY_LOSS},
-                          max_trials=1, directory=str(tmp_path), project_name="functions")
+    tuner = hyperas_tuner(
+        source,
+        args,
+        functions=[build],
+        custom_objects={"scaled_abs": LIBRARY_LOSS},
+        max_trials=1,
+        directory=str(tmp_path),
+        project_name="functions",
+    )
     tuner.hyperas_function.namespace["LIBRARY_LOSS"] = LIBRARY_LOSS
     tuner.search()
     assert isinstance(tuner.get_best_models(1)[0], keras.Sequential)
 
 
 def test_when_every_trial_failed_the_error_says_so(tmp_path):
-    source = ("def f(x):\n    v = {{uniform(0, 1)}}\n    raise RuntimeError('out of memory in trial')\n"
-              "    return {'loss': v}\n")
+    source = "def f(x):\n    v = {{uniform(0, 1)}}\n    raise RuntimeError('out of memory in trial')\n    return {'loss': v}\n"
     tuner = hyperas_tuner(source, (0,), max_trials=3, directory=str(tmp_path), project_name="fail")
     with pytest.raises(RuntimeError, match=r"consecutive failures"):  # Keras Tuner's own stop
         tuner.search()
@@ -276,9 +317,19 @@ def fake_algorithm(module):
 def test_hyperas_keywords_are_mapped_with_a_note(tmp_path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        tuner = hyperas_tuner(model=create_model, data=DATA, algo=fake_algorithm("hyperopt.tpe"), max_evals=3,
-                              trials=[], rseed=7, notebook_name="nb", verbose=False, keep_temp=True,
-                              directory=str(tmp_path), project_name="kw")
+        tuner = hyperas_tuner(
+            model=create_model,
+            data=DATA,
+            algo=fake_algorithm("hyperopt.tpe"),
+            max_evals=3,
+            trials=[],
+            rseed=7,
+            notebook_name="nb",
+            verbose=False,
+            keep_temp=True,
+            directory=str(tmp_path),
+            project_name="kw",
+        )
     notes = [str(w.message) for w in caught if issubclass(w.category, HyperasMigrationWarning)]
     assert len(notes) == 7 and all("\n" not in n for n in notes)
     assert "Hyperas's max_evals=3 is Keras Tuner's max_trials=3." in notes
@@ -287,18 +338,22 @@ def test_hyperas_keywords_are_mapped_with_a_note(tmp_path):
     assert isinstance(tuner.oracle, kt.oracles.BayesianOptimizationOracle)
     assert tuner.oracle.max_trials == 3 and tuner.oracle.seed == 7
     with pytest.warns(HyperasMigrationWarning, match=r"algo=rand.suggest is tuner='random'"):
-        tuner = hyperas_tuner(create_model, DATA, algo=fake_algorithm("hyperopt.rand"),
-                              directory=str(tmp_path), project_name="rand")
+        tuner = hyperas_tuner(
+            create_model, DATA, algo=fake_algorithm("hyperopt.rand"), directory=str(tmp_path), project_name="rand"
+        )
     assert isinstance(tuner.oracle, kt.oracles.RandomSearchOracle)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"algo": fake_algorithm("hyperopt.anneal")}, r"no Keras Tuner counterpart. Use tuner='random'"),
-    ({"trials": [{"result": 1}]}, r"cannot be resumed by Keras Tuner.*run the same search again"),
-    ({"return_space": True}, r"tuner.oracle.get_space\(\)"),
-    ({"max_evals": 3, "max_trials": 4}, r"either Hyperas's `max_evals` or `max_trials`"),
-    ({"tuner": "hyperband"}, r"Hyperband sets the epochs"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"algo": fake_algorithm("hyperopt.anneal")}, r"no Keras Tuner counterpart. Use tuner='random'"),
+        ({"trials": [{"result": 1}]}, r"cannot be resumed by Keras Tuner.*run the same search again"),
+        ({"return_space": True}, r"tuner.oracle.get_space\(\)"),
+        ({"max_evals": 3, "max_trials": 4}, r"either Hyperas's `max_evals` or `max_trials`"),
+        ({"tuner": "hyperband"}, r"Hyperband sets the epochs"),
+    ],
+)
 def test_hyperas_keywords_without_a_counterpart_are_refused(kwargs, message, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", HyperasMigrationWarning)
@@ -312,8 +367,9 @@ def chooses_objects(x):
 
 
 def test_eval_space_maps_recorded_indexes_back_to_the_choices(tmp_path):
-    tuner = hyperas_tuner(chooses_objects, (0,), max_trials=6, seed=0, eval_space=True,
-                          directory=str(tmp_path), project_name="eval")
+    tuner = hyperas_tuner(
+        chooses_objects, (0,), max_trials=6, seed=0, eval_space=True, directory=str(tmp_path), project_name="eval"
+    )
     tuner.search()
     assert tuner.best_run(eval_space=False) == {"activation": 0}  # loss 0.0: option None, by index
     assert tuner.best_run() == {"activation": None}
@@ -329,8 +385,7 @@ def test_other_refusals(tmp_path):
 
 
 def test_a_search_runs_the_function_per_trial_and_keeps_the_best_model(tmp_path):
-    tuner = hyperas_tuner(create_model, DATA, max_trials=3, seed=2,
-                          directory=str(tmp_path), project_name="hyperas")
+    tuner = hyperas_tuner(create_model, DATA, max_trials=3, seed=2, directory=str(tmp_path), project_name="hyperas")
     tuner.search()
     trials = list(tuner.oracle.trials.values())
     assert len(trials) == 3 and all(t.status == "COMPLETED" for t in trials)

@@ -71,10 +71,14 @@ def test_loss_and_layer_arguments_are_checked():
         LogitAdjustedCrossentropy([1.0, 1.0, 1.0])(Y, LOGITS)
 
 
-@pytest.mark.parametrize("loss", [
-    SparseCategoricalFocalCrossentropy(alpha=[0.5, 1, 1, 2], gamma=1.0, from_logits=True),
-    LogitAdjustedCrossentropy(PRIOR, tau=1.0),
-], ids=["focal", "logit_adjusted"])
+@pytest.mark.parametrize(
+    "loss",
+    [
+        SparseCategoricalFocalCrossentropy(alpha=[0.5, 1, 1, 2], gamma=1.0, from_logits=True),
+        LogitAdjustedCrossentropy(PRIOR, tau=1.0),
+    ],
+    ids=["focal", "logit_adjusted"],
+)
 def test_beyond_reweighting_losses_take_class_weights_in_weighted_model(loss):
     """Both declare sparse labels, so class weights multiply their per-sample losses."""
     x = RNG.normal(size=(32, 3)).astype("float32")

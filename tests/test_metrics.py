@@ -45,16 +45,19 @@ def specificity_reference(y, pred, sw=None):
 def test_metrics_equal_scikit_learn_over_uneven_batches(weighted, labels):
     sw = SW if weighted else None
     y = Y if labels == "sparse" else np.eye(C, dtype="float32")[Y]
-    np.testing.assert_allclose(feed(ConfusionMatrix(C), y, PROBS, sw),
-                               confusion_matrix(Y, PRED, labels=range(C), sample_weight=sw), rtol=1e-5)
-    np.testing.assert_allclose(feed(BalancedAccuracy(C), y, PROBS, sw),
-                               balanced_accuracy_score(Y, PRED, sample_weight=sw), rtol=1e-5)
-    np.testing.assert_allclose(feed(MacroF1(C), y, PROBS, sw),
-                               f1_score(Y, PRED, average="macro", sample_weight=sw), rtol=1e-5)
-    np.testing.assert_allclose(feed(WeightedF1(C), y, PROBS, sw),
-                               f1_score(Y, PRED, average="weighted", sample_weight=sw), rtol=1e-5)
-    np.testing.assert_allclose(feed(Sensitivity(C), y, PROBS, sw),
-                               recall_score(Y, PRED, average="macro", sample_weight=sw), rtol=1e-5)
+    np.testing.assert_allclose(
+        feed(ConfusionMatrix(C), y, PROBS, sw), confusion_matrix(Y, PRED, labels=range(C), sample_weight=sw), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        feed(BalancedAccuracy(C), y, PROBS, sw), balanced_accuracy_score(Y, PRED, sample_weight=sw), rtol=1e-5
+    )
+    np.testing.assert_allclose(feed(MacroF1(C), y, PROBS, sw), f1_score(Y, PRED, average="macro", sample_weight=sw), rtol=1e-5)
+    np.testing.assert_allclose(
+        feed(WeightedF1(C), y, PROBS, sw), f1_score(Y, PRED, average="weighted", sample_weight=sw), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        feed(Sensitivity(C), y, PROBS, sw), recall_score(Y, PRED, average="macro", sample_weight=sw), rtol=1e-5
+    )
     per_class = recall_score(Y, PRED, average=None, labels=range(C), sample_weight=sw)
     for c in range(C):
         np.testing.assert_allclose(feed(Sensitivity(C, class_id=c), y, PROBS, sw), per_class[c], rtol=1e-5)
@@ -69,10 +72,12 @@ def test_metrics_equal_scikit_learn_over_uneven_batches(weighted, labels):
 
 def test_per_batch_averaging_would_be_wrong_here():
     """The per-batch way (mean of per-batch recalls, a common Keras 2 recipe) differs from the epoch figure."""
-    batch_means = np.mean([
-        recall_score(Y[a:b], PRED[a:b], average="macro", labels=range(C), zero_division=0)
-        for a, b in zip(SPLITS[:-1], SPLITS[1:])
-    ])
+    batch_means = np.mean(
+        [
+            recall_score(Y[a:b], PRED[a:b], average="macro", labels=range(C), zero_division=0)
+            for a, b in zip(SPLITS[:-1], SPLITS[1:])
+        ]
+    )
     epoch = feed(Sensitivity(C), Y, PROBS)
     assert abs(batch_means - epoch) > 0.01
     np.testing.assert_allclose(epoch, recall_score(Y, PRED, average="macro"), rtol=1e-5)
@@ -87,8 +92,7 @@ def test_temporal_labels_with_timestep_weights():
     np.testing.assert_allclose(got, expected, rtol=1e-5)
     per_sample = RNG.uniform(0.5, 2, size=20).astype("float32")
     got = feed(MacroF1(3), y, probs, per_sample, splits=[0, 3, 11, 20])
-    expected = f1_score(y.ravel(), probs.argmax(-1).ravel(), average="macro",
-                        sample_weight=np.repeat(per_sample, 7))
+    expected = f1_score(y.ravel(), probs.argmax(-1).ravel(), average="macro", sample_weight=np.repeat(per_sample, 7))
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
@@ -113,10 +117,12 @@ def test_binary_is_the_default_and_other_widths_are_named():
     y = (RNG.random((60, 1)) < 0.2).astype("float32")
     p = RNG.random((60, 1)).astype("float32")
     np.testing.assert_allclose(feed(Sensitivity(class_id=1), y, p), recall_score(y[:, 0], p[:, 0] > 0.5), rtol=1e-6)
-    np.testing.assert_allclose(feed(BalancedAccuracy(), y, p),
-                               balanced_accuracy_score(y[:, 0], p[:, 0] > 0.5), rtol=1e-6)
-    with pytest.raises(ValueError, match=r"Metric 'macro_f1' counts 2 classes, but the output it is given has "
-                                         rf"{C} units. Pass num_classes={C} \(the default, 2, is for binary"):
+    np.testing.assert_allclose(feed(BalancedAccuracy(), y, p), balanced_accuracy_score(y[:, 0], p[:, 0] > 0.5), rtol=1e-6)
+    with pytest.raises(
+        ValueError,
+        match=r"Metric 'macro_f1' counts 2 classes, but the output it is given has "
+        rf"{C} units. Pass num_classes={C} \(the default, 2, is for binary",
+    ):
         MacroF1().update_state(Y, PROBS)
 
 
@@ -133,8 +139,9 @@ def test_metrics_in_a_compiled_model_under_xla_match_scikit_learn():
     x = RNG.normal(size=(211, 6)).astype("float32")
     inputs = keras.Input((6,))
     model = WeightedModel(inputs, keras.layers.Dense(C, activation="softmax")(inputs))
-    model.compile("sgd", "sparse_categorical_crossentropy", jit_compile=True,
-                  metrics=[BalancedAccuracy(C), MacroF1(C), PerClassRecall(C)])
+    model.compile(
+        "sgd", "sparse_categorical_crossentropy", jit_compile=True, metrics=[BalancedAccuracy(C), MacroF1(C), PerClassRecall(C)]
+    )
     logs = model.evaluate(x, Y, batch_size=64, return_dict=True, verbose=0)
     pred = model.predict(x, verbose=0).argmax(-1)
     np.testing.assert_allclose(logs["balanced_accuracy"], balanced_accuracy_score(Y, pred), rtol=1e-5)

@@ -45,8 +45,7 @@ def weighted_dense(kind, x):
         return model
     if kind == "wrapped_sequential":
         seq = keras.Sequential(
-            [keras.Input((F,)), keras.layers.Dense(6, activation="tanh"),
-             keras.layers.Dense(3, activation="softmax")]
+            [keras.Input((F,)), keras.layers.Dense(6, activation="tanh"), keras.layers.Dense(3, activation="softmax")]
         )
         return WeightedModel(seq)
     raise AssertionError(kind)
@@ -58,18 +57,41 @@ def twin(model, reference):
     return reference
 
 
-def fit_against_keras(model, reference_model, x, y, *, loss=SCCE, class_weight=CW3,
-                      reference_sample_weight, sample_weight=None, compile_kwargs=None,
-                      batch_size=16, epochs=2):
+def fit_against_keras(
+    model,
+    reference_model,
+    x,
+    y,
+    *,
+    loss=SCCE,
+    class_weight=CW3,
+    reference_sample_weight,
+    sample_weight=None,
+    compile_kwargs=None,
+    batch_size=16,
+    epochs=2,
+):
     """Fits `model` with class weights and a Keras twin with the equivalent sample weights."""
     reference = twin(model, reference_model)
     model.compile("sgd", loss, **(compile_kwargs or {}))
-    reference.compile("sgd", loss, **{k: v for k, v in (compile_kwargs or {}).items()
-                                       if k in ("steps_per_execution", "metrics", "weighted_metrics")})
-    h = model.fit(x, y, batch_size=batch_size, epochs=epochs, class_weight=class_weight,
-                  sample_weight=sample_weight, shuffle=False, verbose=0)
-    hr = reference.fit(x, y, batch_size=batch_size, epochs=epochs,
-                       sample_weight=reference_sample_weight, shuffle=False, verbose=0)
+    reference.compile(
+        "sgd",
+        loss,
+        **{k: v for k, v in (compile_kwargs or {}).items() if k in ("steps_per_execution", "metrics", "weighted_metrics")},
+    )
+    h = model.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        class_weight=class_weight,
+        sample_weight=sample_weight,
+        shuffle=False,
+        verbose=0,
+    )
+    hr = reference.fit(
+        x, y, batch_size=batch_size, epochs=epochs, sample_weight=reference_sample_weight, shuffle=False, verbose=0
+    )
     return h, hr, reference
 
 
@@ -89,17 +111,15 @@ def test_class_weight_equals_keras_sample_weight(rng_data, kind, mode):
     model.compile("sgd", SCCE, weighted_metrics=["accuracy"], **EXECUTION[mode])
     reference.compile("sgd", SCCE, weighted_metrics=["accuracy"], **EXECUTION[mode])
     h = model.fit(x, y, batch_size=16, epochs=3, class_weight=CW3, shuffle=False, verbose=0)
-    hr = reference.fit(
-        x, y, batch_size=16, epochs=3, sample_weight=per_sample(TABLE3, y), shuffle=False, verbose=0
-    )
+    hr = reference.fit(x, y, batch_size=16, epochs=3, sample_weight=per_sample(TABLE3, y), shuffle=False, verbose=0)
     assert_history_close(h, hr)
     assert_weights_close(model, reference)
 
 
 def _batches(x, y, sw=None, size=16):
     for start in range(0, len(x), size):
-        batch = (x[start:start + size], y[start:start + size])
-        yield batch if sw is None else batch + (sw[start:start + size],)
+        batch = (x[start : start + size], y[start : start + size])
+        yield batch if sw is None else batch + (sw[start : start + size],)
 
 
 class ListDataset(keras.utils.PyDataset):
@@ -118,8 +138,7 @@ class ListDataset(keras.utils.PyDataset):
         return batch
 
 
-SOURCES = ["arrays", "tensors", "tf_data", "tf_data_with_weights", "pydataset",
-           "pydataset_of_dicts", "generator"]
+SOURCES = ["arrays", "tensors", "tf_data", "tf_data_with_weights", "pydataset", "pydataset_of_dicts", "generator"]
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -145,9 +164,11 @@ def test_every_data_source_gives_the_same_training(rng_data, source):
         data = ListDataset(_batches(x, y, sw), as_dict=source.endswith("dicts"))
         h = model.fit(data, shuffle=False, **kwargs)
     else:
+
         def endless():
             while True:
                 yield from _batches(x, y, sw)
+
         h = model.fit(endless(), steps_per_epoch=3, **kwargs)
     ref_sw = per_sample(TABLE3, y) * (sw if with_weights else 1.0)
     hr = reference.fit(x, y, batch_size=16, epochs=2, sample_weight=ref_sw, shuffle=False, verbose=0)
@@ -178,13 +199,19 @@ def test_multi_output_temporal_class_and_sample_weights(rng_data, form):
     else:
         names = model.output_names
         class_weight = [{"tags": CW3, "flag": flag_cw}[n] for n in names]
-    model.compile("adam", LOSSES, loss_weights={"tags": 0.7, "flag": 2.0},
-                  weighted_metrics={"flag": ["accuracy"]})
-    reference.compile("adam", LOSSES, loss_weights={"tags": 0.7, "flag": 2.0},
-                      weighted_metrics={"flag": ["accuracy"]})
+    model.compile("adam", LOSSES, loss_weights={"tags": 0.7, "flag": 2.0}, weighted_metrics={"flag": ["accuracy"]})
+    reference.compile("adam", LOSSES, loss_weights={"tags": 0.7, "flag": 2.0}, weighted_metrics={"flag": ["accuracy"]})
     y = {"tags": yt, "flag": yb}
-    h = model.fit(x, y, batch_size=16, epochs=3, class_weight=class_weight,
-                  sample_weight={"tags": swt, "flag": sw}, shuffle=False, verbose=0)
+    h = model.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=3,
+        class_weight=class_weight,
+        sample_weight={"tags": swt, "flag": sw},
+        shuffle=False,
+        verbose=0,
+    )
     ref_sw = {"tags": per_sample(TABLE3, yt) * swt, "flag": per_sample([1.0, 3.0], yb[:, 0]) * sw}
     hr = reference.fit(x, y, batch_size=16, epochs=3, sample_weight=ref_sw, shuffle=False, verbose=0)
     assert_history_close(h, hr, keys=["loss", "flag_accuracy"])
@@ -214,7 +241,12 @@ def test_single_sample_weight_is_expanded_over_time_explicitly(rng_data):
     model = WeightedModel(reference_dense(input_shape=(T, F)))
     # batch_size == T is where an accidental broadcast would weight the time axis.
     h, hr, reference = fit_against_keras(
-        model, reference_dense(input_shape=(T, F)), x, yt, sample_weight=sw, batch_size=T,
+        model,
+        reference_dense(input_shape=(T, F)),
+        x,
+        yt,
+        sample_weight=sw,
+        batch_size=T,
         reference_sample_weight=per_sample(TABLE3, yt) * sw[:, None],
     )
     assert_history_close(h, hr)
@@ -226,7 +258,10 @@ def test_one_hot_labels_take_the_expected_weight(rng_data, smoothing):
     x, y = rng_data["x"], rng_data["y3"]
     # Label smoothing happens inside the loss; the weight is that of the label given.
     h, hr, _ = fit_against_keras(
-        WeightedModel(reference_dense()), reference_dense(), x, np.eye(3, dtype="float32")[y],
+        WeightedModel(reference_dense()),
+        reference_dense(),
+        x,
+        np.eye(3, dtype="float32")[y],
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=smoothing),
         reference_sample_weight=per_sample(TABLE3, y),
     )
@@ -236,8 +271,12 @@ def test_one_hot_labels_take_the_expected_weight(rng_data, smoothing):
 def test_soft_labels_take_the_expected_weight(rng_data):
     soft = np.random.default_rng(3).dirichlet([1.0, 1.0, 1.0], size=N).astype("float32")
     h, hr, _ = fit_against_keras(
-        WeightedModel(reference_dense()), reference_dense(), rng_data["x"], soft,
-        loss="categorical_crossentropy", reference_sample_weight=soft @ np.asarray(TABLE3, "float32"),
+        WeightedModel(reference_dense()),
+        reference_dense(),
+        rng_data["x"],
+        soft,
+        loss="categorical_crossentropy",
+        reference_sample_weight=soft @ np.asarray(TABLE3, "float32"),
     )
     assert_history_close(h, hr)
 
@@ -245,8 +284,12 @@ def test_soft_labels_take_the_expected_weight(rng_data):
 def test_binary_output_with_class_weights(rng_data):
     x, yb = rng_data["x"], rng_data["yb"]
     h, hr, _ = fit_against_keras(
-        WeightedModel(reference_dense(1, "sigmoid")), reference_dense(1, "sigmoid"), x, yb,
-        loss="binary_crossentropy", class_weight=[0.5, 4.0],
+        WeightedModel(reference_dense(1, "sigmoid")),
+        reference_dense(1, "sigmoid"),
+        x,
+        yb,
+        loss="binary_crossentropy",
+        class_weight=[0.5, 4.0],
         compile_kwargs=dict(metrics=["accuracy"]),
         reference_sample_weight=per_sample([0.5, 4.0], yb[:, 0]),
     )
@@ -303,7 +346,7 @@ def _numpy_table(strategy, y):
     counts = np.bincount(y).astype(float)
     if strategy == "balanced":
         return compute_class_weight("balanced", classes=np.arange(3), y=y)
-    raw = counts ** -0.5 if strategy == "sqrt" else (1 - 0.99) / (1 - 0.99 ** counts)
+    raw = counts**-0.5 if strategy == "sqrt" else (1 - 0.99) / (1 - 0.99**counts)
     return raw * counts.sum() / np.sum(raw * counts)
 
 
@@ -314,8 +357,12 @@ def test_strategies_in_compile_equal_their_reference_tables(rng_data, strategy):
     y = np.r_[np.zeros(25, int), np.ones(9, int), np.full(3, 2)]
     given = EffectiveNumber(0.99) if strategy.startswith("effective") else strategy
     h, hr, _ = fit_against_keras(
-        WeightedModel(reference_dense()), reference_dense(), rng_data["x"], y,
-        class_weight=None, compile_kwargs=dict(class_weight=given),
+        WeightedModel(reference_dense()),
+        reference_dense(),
+        rng_data["x"],
+        y,
+        class_weight=None,
+        compile_kwargs=dict(class_weight=given),
         reference_sample_weight=per_sample(_numpy_table(strategy.split("_0")[0], y), y),
     )
     assert_history_close(h, hr)
@@ -333,8 +380,7 @@ def test_balanced_from_a_dataset_uses_the_dataset_labels(rng_data):
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(10)
     h = model.fit(ds, epochs=2, class_weight="balanced", verbose=0)
     table = compute_class_weight("balanced", classes=np.arange(3), y=y)
-    hr = reference.fit(x, y, batch_size=10, epochs=2, sample_weight=per_sample(table, y),
-                       shuffle=False, verbose=0)
+    hr = reference.fit(x, y, batch_size=10, epochs=2, sample_weight=per_sample(table, y), shuffle=False, verbose=0)
     assert_history_close(h, hr)
 
 
@@ -359,7 +405,12 @@ def test_steps_per_execution_gives_the_same_training(rng_data):
     x, y = rng_data["x"], rng_data["y3"]
     model = WeightedModel(reference_dense())
     h, hr, reference = fit_against_keras(
-        model, reference_dense(), x, y, batch_size=8, compile_kwargs=dict(steps_per_execution=2),
+        model,
+        reference_dense(),
+        x,
+        y,
+        batch_size=8,
+        compile_kwargs=dict(steps_per_execution=2),
         reference_sample_weight=per_sample(TABLE3, y),
     )
     assert_history_close(h, hr)
@@ -374,8 +425,7 @@ def test_regularization_losses_are_added(rng_data):
         h = keras.layers.Dense(6, activation="tanh", kernel_regularizer=keras.regularizers.L2(0.1))(inputs)
         return cls(inputs, keras.layers.Dense(3, activation="softmax")(h))
 
-    h, hr, _ = fit_against_keras(build(WeightedModel), build(keras.Model), x, y,
-                                 reference_sample_weight=per_sample(TABLE3, y))
+    h, hr, _ = fit_against_keras(build(WeightedModel), build(keras.Model), x, y, reference_sample_weight=per_sample(TABLE3, y))
     assert_history_close(h, hr)
 
 
@@ -414,8 +464,7 @@ def test_custom_train_step_reuses_the_helpers(rng_data):
     model.compile("sgd", SCCE)
     reference.compile("sgd", SCCE)
     h = model.fit(x, y, batch_size=16, epochs=2, class_weight=CW3, shuffle=False, verbose=0)
-    hr = reference.fit(x, y, batch_size=16, epochs=2, sample_weight=per_sample(TABLE3, y),
-                       shuffle=False, verbose=0)
+    hr = reference.fit(x, y, batch_size=16, epochs=2, sample_weight=per_sample(TABLE3, y), shuffle=False, verbose=0)
     assert_history_close(h, hr)
     assert seen and tuple(seen[0].shape)[-1:] in ((None,), (16,))
 
@@ -424,8 +473,13 @@ def test_save_load_round_trip_and_training_continues_identically(rng_data, tmp_p
     model = two_headed(WeightedModel)
     yb = rng_data["yb"]
     xt, yt = rng_data["xt"], rng_data["yt3"]
-    model.compile("adam", LOSSES, class_weight={"tags": EffectiveNumber(0.9), "flag": "balanced"},
-                  reduction="weighted_mean", validation_class_weight=True)
+    model.compile(
+        "adam",
+        LOSSES,
+        class_weight={"tags": EffectiveNumber(0.9), "flag": "balanced"},
+        reduction="weighted_mean",
+        validation_class_weight=True,
+    )
     data = dict(x=xt, y={"tags": yt, "flag": yb}, batch_size=16, shuffle=False, verbose=0)
     model.fit(epochs=1, **data)
     path = tmp_path / "m.keras"
@@ -438,7 +492,8 @@ def test_save_load_round_trip_and_training_continues_identically(rng_data, tmp_p
     assert loaded.default_class_weight == {"tags": EffectiveNumber(0.9), "flag": "balanced"}
     np.testing.assert_allclose(
         loaded.evaluate(xt, {"tags": yt, "flag": yb}, verbose=0),
-        model.evaluate(xt, {"tags": yt, "flag": yb}, verbose=0), rtol=1e-6,
+        model.evaluate(xt, {"tags": yt, "flag": yb}, verbose=0),
+        rtol=1e-6,
     )
     h1 = model.fit(epochs=2, **data)
     h2 = loaded.fit(epochs=2, **data)
@@ -470,14 +525,15 @@ def test_train_on_batch_and_test_on_batch(rng_data):
     model.compile("sgd", SCCE)
     reference.compile("sgd", SCCE)
     for start in (0, 16, 32):
-        xb, yb = x[start:start + 16], y[start:start + 16]
+        xb, yb = x[start : start + 16], y[start : start + 16]
         got = model.train_on_batch(xb, yb, class_weight=CW3)
         expected = reference.train_on_batch(xb, yb, sample_weight=per_sample(TABLE3, yb))
         np.testing.assert_allclose(got, expected, rtol=1e-5)
     assert_weights_close(model, reference)
     np.testing.assert_allclose(
         model.test_on_batch(x, y, class_weight=CW3),
-        reference.test_on_batch(x, y, sample_weight=per_sample(TABLE3, y)), rtol=1e-5,
+        reference.test_on_batch(x, y, sample_weight=per_sample(TABLE3, y)),
+        rtol=1e-5,
     )
 
 
@@ -492,11 +548,18 @@ def test_balanced_after_validation_split_uses_the_training_part(rng_data):
     reference = twin(model, reference_dense())
     model.compile("sgd", SCCE)
     reference.compile("sgd", SCCE)
-    h = model.fit(x, y, batch_size=8, epochs=2, validation_split=0.25, class_weight="balanced",
-                  shuffle=False, verbose=0)
+    h = model.fit(x, y, batch_size=8, epochs=2, validation_split=0.25, class_weight="balanced", shuffle=False, verbose=0)
     table = compute_class_weight("balanced", classes=np.arange(3), y=y[:split])
-    hr = reference.fit(x[:split], y[:split], batch_size=8, epochs=2, shuffle=False, verbose=0,
-                       sample_weight=per_sample(table, y[:split]), validation_data=(x[split:], y[split:]))
+    hr = reference.fit(
+        x[:split],
+        y[:split],
+        batch_size=8,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
+        sample_weight=per_sample(table, y[:split]),
+        validation_data=(x[split:], y[split:]),
+    )
     assert_history_close(h, hr)
     assert_weights_close(model, reference)
 
@@ -521,9 +584,17 @@ def test_sample_weights_for_some_outputs_leave_the_others_unweighted(rng_data):
     model.compile("sgd", LOSSES)
     reference.compile("sgd", LOSSES)
     y = {"tags": yt, "flag": yb}
-    h = model.fit(x, y, batch_size=16, epochs=2, sample_weight={"tags": swt},
-                  class_weight={"tags": CW3}, shuffle=False, verbose=0)
-    hr = reference.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
-                       sample_weight={"tags": per_sample(TABLE3, yt) * swt, "flag": np.ones(N, "float32")})
+    h = model.fit(
+        x, y, batch_size=16, epochs=2, sample_weight={"tags": swt}, class_weight={"tags": CW3}, shuffle=False, verbose=0
+    )
+    hr = reference.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
+        sample_weight={"tags": per_sample(TABLE3, yt) * swt, "flag": np.ones(N, "float32")},
+    )
     assert_history_close(h, hr, keys=["loss"])
     assert_weights_close(model, reference)

@@ -51,16 +51,17 @@ def test_label_outside_the_classes_is_an_error_everywhere(data, source, value, s
     elif source == "tf_data":
         args = dict(x=tf.data.Dataset.from_tensor_slices((x, y)).batch(8))
     elif source == "pydataset":
+
         class Batches(keras.utils.PyDataset):
             def __len__(self):
                 return 5
 
             def __getitem__(self, i):
-                return x[i * 8:(i + 1) * 8], y[i * 8:(i + 1) * 8]
+                return x[i * 8 : (i + 1) * 8], y[i * 8 : (i + 1) * 8]
 
         args = dict(x=Batches())
     else:
-        args = dict(x=((x[i:i + 8], y[i:i + 8]) for i in range(0, N, 8)), steps_per_epoch=5)
+        args = dict(x=((x[i : i + 8], y[i : i + 8]) for i in range(0, N, 8)), steps_per_epoch=5)
     with pytest.raises(ValueError, match=rf"Output 'out': labels must be class indices in \[0, 3\).*{shown}"):
         model.fit(epochs=1, verbose=0, **args)
 
@@ -82,8 +83,11 @@ def test_a_bad_tf_data_batch_is_refused_before_it_is_trained_on(data, jit):
     reference = keras.Model(model.inputs, model.outputs)
     reference.compile("sgd", SCCE, jit_compile=jit)
     reference.set_weights(model.get_weights())
-    with pytest.raises(InvalidLabelsError, match=r"Output 'out': labels must be class indices in \[0, 3\) "
-                                                 r"\(3 classes\). Received labels 5.0.$"):
+    with pytest.raises(
+        InvalidLabelsError,
+        match=r"Output 'out': labels must be class indices in \[0, 3\) "
+        r"\(3 classes\). Received labels 5.0.$",
+    ):
         model.fit(ds, epochs=1, verbose=0, shuffle=False)
     # (The optimizer's iteration counter may read 3: inside Keras's compiled
     # step it does not depend on the batch, so it can run before the failed
@@ -133,8 +137,18 @@ def test_categorical_labels_outside_zero_one(data):
         ("inverse", ValueError, r"unknown class_weight strategy 'inverse'"),
         (3.0, TypeError, r"Expected `class_weight` to be None, a strategy name, a dict or a list"),
     ],
-    ids=["key_too_large", "key_negative", "negative_weight", "nan_weight", "inf_in_list",
-         "short_list", "string_key", "float_key", "unknown_strategy", "scalar"],
+    ids=[
+        "key_too_large",
+        "key_negative",
+        "negative_weight",
+        "nan_weight",
+        "inf_in_list",
+        "short_list",
+        "string_key",
+        "float_key",
+        "unknown_strategy",
+        "scalar",
+    ],
 )
 def test_bad_class_weight(data, class_weight, error, match):
     x, y = data
@@ -216,16 +230,16 @@ def test_balanced_from_a_generator_cannot_see_the_labels(data):
     model = single()
     model.compile("sgd", SCCE)
     with pytest.raises(ValueError, match=r"a Python generator can be read only once"):
-        model.fit(((x[i:i + 8], y[i:i + 8]) for i in range(0, N, 8)), class_weight="balanced",
-                  steps_per_epoch=4, verbose=0)
+        model.fit(((x[i : i + 8], y[i : i + 8]) for i in range(0, N, 8)), class_weight="balanced", steps_per_epoch=4, verbose=0)
 
 
 def test_balanced_with_a_class_missing_from_the_labels(data):
     x, y = data
     model = single()
     model.compile("sgd", SCCE)
-    with pytest.raises(ValueError,
-                       match=r"Output 'out': class_weight='balanced' needs every class .* classes \[2\] do not occur"):
+    with pytest.raises(
+        ValueError, match=r"Output 'out': class_weight='balanced' needs every class .* classes \[2\] do not occur"
+    ):
         model.fit(x, np.where(y == 2, 0, y), class_weight="balanced", verbose=0)
 
 
@@ -304,8 +318,7 @@ def test_a_torch_dataloader_batch_with_a_bad_label_is_refused(data):
     x, y = data
     y = y.copy()
     y[-1] = 3
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y)),
-                                         batch_size=8)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y)), batch_size=8)
     model = single()
     model.compile("sgd", SCCE)
     with pytest.raises(ValueError, match=r"Output 'out': labels must be class indices in \[0, 3\).*Received labels 3"):
@@ -321,8 +334,11 @@ def test_weights_on_a_scalar_loss(data):
     model = single()
     model.compile("sgd", scalar_loss)
     model.fit(x, y, verbose=0)  # unweighted: trains, as in Keras
-    with pytest.raises(ValueError, match=r"Output 'out': loss 'scalar_loss' returns a scalar, so per-element "
-                                         r"class or sample weights cannot be applied"):
+    with pytest.raises(
+        ValueError,
+        match=r"Output 'out': loss 'scalar_loss' returns a scalar, so per-element "
+        r"class or sample weights cannot be applied",
+    ):
         model.fit(x, y, sample_weight=np.ones(len(y)), verbose=0)
 
 
@@ -367,15 +383,23 @@ def test_a_bad_tf_data_batch_is_caught_after_a_fit_on_arrays(data):
     model.fit(x, y, epochs=1, verbose=0)  # and back
 
 
-@pytest.mark.parametrize("labels", [np.array(["a", "b", "c"]), np.array([b"a", b"b", b"c"]),
-                                    np.array(["0", "1", "2"], dtype=object)], ids=["str", "bytes", "object"])
+@pytest.mark.parametrize(
+    "labels",
+    [np.array(["a", "b", "c"]), np.array([b"a", b"b", b"c"]), np.array(["0", "1", "2"], dtype=object)],
+    ids=["str", "bytes", "object"],
+)
 def test_string_labels_get_the_documented_error_naming_the_output(data, labels):
     x, _ = data
     y = np.resize(labels, len(x))
     model = two_outputs()
     model.compile("sgd", [SCCE, "binary_crossentropy"])
-    for call in (lambda: model.fit(x, [y, np.zeros(len(x))], verbose=0),
-                 lambda: model.evaluate(x, [y, np.zeros(len(x))], verbose=0)):
-        with pytest.raises(InvalidLabelsError, match=rf"Output 'a': labels must be numeric. "
-                                                     rf"Received dtype {labels.dtype}"):
+    for call in (
+        lambda: model.fit(x, [y, np.zeros(len(x))], verbose=0),
+        lambda: model.evaluate(x, [y, np.zeros(len(x))], verbose=0),
+    ):
+        with pytest.raises(
+            InvalidLabelsError,
+            match=rf"Output 'a': labels must be numeric. "
+            rf"Received dtype {labels.dtype}",
+        ):
             call()

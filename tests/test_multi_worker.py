@@ -77,8 +77,13 @@ def test_two_workers_train_like_one_device(tmp_path, reduction):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     ports = f"{_port()},{_port()}"
     workers = [
-        subprocess.Popen([sys.executable, str(script), str(i), ports, str(tmp_path / f"w{i}.npz"), reduction],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            [sys.executable, str(script), str(i), ports, str(tmp_path / f"w{i}.npz"), reduction],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for i in (0, 1)
     ]
     try:
@@ -88,8 +93,13 @@ def test_two_workers_train_like_one_device(tmp_path, reduction):
     finally:
         for worker in workers:
             worker.kill()
-    one = subprocess.run([sys.executable, str(script), "-1", ports, str(tmp_path / "one.npz"), reduction],
-                         env=env, capture_output=True, text=True, timeout=300)
+    one = subprocess.run(
+        [sys.executable, str(script), "-1", ports, str(tmp_path / "one.npz"), reduction],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert one.returncode == 0, one.stderr[-3000:]
     distributed, single = np.load(tmp_path / "w0.npz"), np.load(tmp_path / "one.npz")
     for key in single.files:  # the loss history, then every weight

@@ -41,8 +41,9 @@ def test_ignore_class_is_read_from_the_loss():
     assert loss_spec("o", keras.losses.get("sparse_categorical_crossentropy"), (None,), (None, 3)).ignore_class is None
 
 
-@pytest.mark.parametrize("key,expected", [(1, 1), (np.int64(2), 2), (1.0, 1), (np.float32(3.0), 3),
-                                          (0.5, None), (True, None), ("1", None)])
+@pytest.mark.parametrize(
+    "key,expected", [(1, 1), (np.int64(2), 2), (1.0, 1), (np.float32(3.0), 3), (0.5, None), (True, None), ("1", None)]
+)
 def test_class_index_takes_integral_numbers_only(key, expected):
     assert class_index(key) == expected
 

@@ -54,17 +54,30 @@ def weighting_case(draw):
     reference = np.ones(weight_shape, "float32") if not use_table else expected.astype("float32")
     if sw is not None:
         reference = reference * sw.reshape(sw.shape + (1,) * (len(weight_shape) - sw.ndim))
-    return dict(mode=mode, y=y, table=table if use_table else None, sw=sw, pred_rank=pred_rank,
-                weight_shape=weight_shape, reference=None if (sw is None and not use_table) else reference,
-                values=rng.uniform(0, 2, size=weight_shape).astype("float32"),
-                reduction=draw(st.sampled_from(["sum_over_batch_size", "sum", "weighted_mean"])))
+    return dict(
+        mode=mode,
+        y=y,
+        table=table if use_table else None,
+        sw=sw,
+        pred_rank=pred_rank,
+        weight_shape=weight_shape,
+        reference=None if (sw is None and not use_table) else reference,
+        values=rng.uniform(0, 2, size=weight_shape).astype("float32"),
+        reduction=draw(st.sampled_from(["sum_over_batch_size", "sum", "weighted_mean"])),
+    )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(weighting_case())
 def test_weights_and_reductions_match_numpy(case):
-    w = element_weights(case["y"], table=case["table"], sample_weight=case["sw"], label_mode=case["mode"],
-                        pred_rank=case["pred_rank"], weight_shape=case["weight_shape"])
+    w = element_weights(
+        case["y"],
+        table=case["table"],
+        sample_weight=case["sw"],
+        label_mode=case["mode"],
+        pred_rank=case["pred_rank"],
+        weight_shape=case["weight_shape"],
+    )
     if case["reference"] is None:
         assert w is None
         reference = np.ones(case["weight_shape"], "float32")
@@ -93,15 +106,24 @@ def two_head_model(temporal, reduction):
         a = keras.layers.Dense(3, activation="softmax", name="a")(inputs)
         b = keras.layers.Dense(2, activation="sigmoid", name="b")(inputs)
         model = WeightedModel(inputs, {"a": a, "b": b})
-        model.compile("sgd", {"a": "sparse_categorical_crossentropy", "b": "binary_crossentropy"},
-                      loss_weights={"a": 1.0, "b": 0.5}, reduction=reduction)
+        model.compile(
+            "sgd",
+            {"a": "sparse_categorical_crossentropy", "b": "binary_crossentropy"},
+            loss_weights={"a": 1.0, "b": 0.5},
+            reduction=reduction,
+        )
         MODELS[key] = model
     return MODELS[key]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(temporal=st.booleans(), reduction=st.sampled_from(["auto", "weighted_mean"]),
-       n=st.integers(2, 9), seed=st.integers(0, 2**16), sample_weight_rank=st.sampled_from([0, 1, 2]))
+@given(
+    temporal=st.booleans(),
+    reduction=st.sampled_from(["auto", "weighted_mean"]),
+    n=st.integers(2, 9),
+    seed=st.integers(0, 2**16),
+    sample_weight_rank=st.sampled_from([0, 1, 2]),
+)
 def test_multi_output_evaluate_matches_numpy(temporal, reduction, n, seed, sample_weight_rank):
     rng = np.random.default_rng(seed)
     model = two_head_model(temporal, reduction)
@@ -113,8 +135,15 @@ def test_multi_output_evaluate_matches_numpy(temporal, reduction, n, seed, sampl
     table_b = rng.uniform(0.1, 4, size=(2, 2)).astype("float32")
     rank = min(sample_weight_rank, len(lead))
     sw = None if rank == 0 else rng.uniform(0, 2, size=lead[:rank]).astype("float32")
-    logs = model.evaluate(x, {"a": ya, "b": yb}, sample_weight=sw, batch_size=n,
-                          class_weight={"a": table_a, "b": table_b}, return_dict=True, verbose=0)
+    logs = model.evaluate(
+        x,
+        {"a": ya, "b": yb},
+        sample_weight=sw,
+        batch_size=n,
+        class_weight={"a": table_a, "b": table_b},
+        return_dict=True,
+        verbose=0,
+    )
     pred = model.predict(x, verbose=0)
     sw_full = np.ones(lead, "float32") if sw is None else sw.reshape(sw.shape + (1,) * (len(lead) - sw.ndim)) * np.ones(lead)
     p_a = np.clip(np.take_along_axis(pred["a"], ya[..., None], -1)[..., 0], 1e-7, 1)

@@ -53,8 +53,10 @@ def _slopes(kinds, tmp_path):
     script = tmp_path / "soak.py"
     script.write_text(SOAK)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    processes = [subprocess.Popen([sys.executable, str(script), kind], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, env=env) for kind in kinds]
+    processes = [
+        subprocess.Popen([sys.executable, str(script), kind], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for kind in kinds
+    ]
     slopes = []
     for process in processes:
         out, err = process.communicate(timeout=600)

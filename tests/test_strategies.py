@@ -44,7 +44,7 @@ def numpy_normalised(raw, counts):
 def test_inverse_power_against_numpy(power):
     counts = np.bincount(Y).astype(float)
     table = InversePower(power)(counts)
-    np.testing.assert_allclose(table, numpy_normalised(counts ** -power, counts), rtol=1e-6)
+    np.testing.assert_allclose(table, numpy_normalised(counts**-power, counts), rtol=1e-6)
     if power == 1.0:  # the balanced weights
         np.testing.assert_allclose(table, sk_compute_class_weight("balanced", classes=np.arange(5), y=Y), rtol=1e-6)
     if power == 0.0:
@@ -58,7 +58,7 @@ def test_sqrt_is_power_one_half():
 @pytest.mark.parametrize("beta", [0.0, 0.9, 0.99, 0.9999])
 def test_effective_number_follows_cui_et_al(beta):
     counts = np.bincount(Y).astype(float)
-    effective = (1 - beta ** counts) / (1 - beta) if beta else np.ones_like(counts)
+    effective = (1 - beta**counts) / (1 - beta) if beta else np.ones_like(counts)
     table = EffectiveNumber(beta)(counts)
     np.testing.assert_allclose(table, numpy_normalised(1.0 / effective, counts), rtol=1e-5)
     np.testing.assert_allclose(np.dot(table, counts), counts.sum(), rtol=1e-5)
@@ -98,8 +98,7 @@ def test_strategies_round_trip_through_config():
 def test_one_hot_counts_equal_sparse_counts():
     y = RNG.integers(0, 4, size=(30, 6))
     np.testing.assert_array_equal(count_labels(y, num_classes=4), np.bincount(y.ravel(), minlength=4))
-    np.testing.assert_array_equal(count_labels(np.eye(4)[y], label_mode="categorical"),
-                                  np.bincount(y.ravel(), minlength=4))
+    np.testing.assert_array_equal(count_labels(np.eye(4)[y], label_mode="categorical"), np.bincount(y.ravel(), minlength=4))
 
 
 def test_soft_labels_count_fractionally():

@@ -48,8 +48,10 @@ TUNERS = {
 @pytest.mark.parametrize("tuner_name", list(TUNERS))
 def test_every_tuner_searches_the_weighting_and_the_best_model_retrains_with_it(tuner_name, tmp_path):
     tuner = TUNERS[tuner_name](
-        WeightedHyperModel(build_model), objective=objective("balanced_accuracy"),
-        directory=str(tmp_path), project_name=tuner_name,
+        WeightedHyperModel(build_model),
+        objective=objective("balanced_accuracy"),
+        directory=str(tmp_path),
+        project_name=tuner_name,
     )
     tuner.search(X, Y, epochs=2, validation_data=(X, Y), verbose=0)
     trials = list(tuner.oracle.trials.values())
@@ -68,8 +70,7 @@ def test_every_tuner_searches_the_weighting_and_the_best_model_retrains_with_it(
     model.compile("sgd", "sparse_categorical_crossentropy", class_weight=model.default_class_weight)
     h = model.fit(X, Y, batch_size=32, epochs=2, shuffle=False, verbose=0)
     table = numpy_table(best_hp.values, Y)
-    hr = reference.fit(X, Y, batch_size=32, epochs=2, shuffle=False, verbose=0,
-                       sample_weight=per_sample(table, Y))
+    hr = reference.fit(X, Y, batch_size=32, epochs=2, shuffle=False, verbose=0, sample_weight=per_sample(table, Y))
     assert_history_close(h, hr, rtol=1e-4)
 
 
@@ -79,8 +80,13 @@ def test_the_best_model_reloads_with_its_optimizer_state_and_no_warning(tmp_path
         model.compile("adam", "sparse_categorical_crossentropy", metrics=imbalance_metrics(3))
         return model
 
-    tuner = kt.RandomSearch(WeightedHyperModel(build_adam), objective=objective("balanced_accuracy"),
-                            max_trials=1, directory=str(tmp_path), project_name="adam")
+    tuner = kt.RandomSearch(
+        WeightedHyperModel(build_adam),
+        objective=objective("balanced_accuracy"),
+        max_trials=1,
+        directory=str(tmp_path),
+        project_name="adam",
+    )
     tuner.search(X, Y, epochs=1, batch_size=40, validation_data=(X, Y), verbose=0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -124,8 +130,9 @@ def test_configuration_errors_stop_the_search(tmp_path):
         return model
 
     with pytest.raises(kt.errors.FatalTypeError, match=r"must return a WeightedModel. Received: Sequential"):
-        tuner = kt.RandomSearch(WeightedHyperModel(plain_keras), objective="val_loss", max_trials=3,
-                                directory=str(tmp_path), project_name="fatal")
+        tuner = kt.RandomSearch(
+            WeightedHyperModel(plain_keras), objective="val_loss", max_trials=3, directory=str(tmp_path), project_name="fatal"
+        )
         tuner.search(X, Y, epochs=1, validation_data=(X, Y), verbose=0)
     with pytest.raises(ValueError, match=r"Expected `strategies` among"):
         WeightedHyperModel(build_model, strategies=("focal",))
@@ -141,9 +148,15 @@ def test_an_interrupted_search_resumes_without_redoing_trials(tmp_path):
         return build_model(hp)
 
     def make(max_trials, overwrite):
-        return kt.RandomSearch(WeightedHyperModel(counting_build), objective=objective("balanced_accuracy"),
-                               max_trials=max_trials, seed=3, directory=str(tmp_path),
-                               project_name="resume", overwrite=overwrite)
+        return kt.RandomSearch(
+            WeightedHyperModel(counting_build),
+            objective=objective("balanced_accuracy"),
+            max_trials=max_trials,
+            seed=3,
+            directory=str(tmp_path),
+            project_name="resume",
+            overwrite=overwrite,
+        )
 
     make(2, True).search(X, Y, epochs=1, validation_data=(X, Y), verbose=0)
     first = len(built)
@@ -174,15 +187,22 @@ class BatchCounter(keras.callbacks.Callback):
 
 
 def _tuner(tmp_path, build=build_model, goal=None, name="t", **kwargs):
-    return kt.RandomSearch(WeightedHyperModel(build, **kwargs), objective=goal or objective("balanced_accuracy"),
-                           max_trials=3, seed=1, directory=str(tmp_path), project_name=name)
+    return kt.RandomSearch(
+        WeightedHyperModel(build, **kwargs),
+        objective=goal or objective("balanced_accuracy"),
+        max_trials=3,
+        seed=1,
+        directory=str(tmp_path),
+        project_name=name,
+    )
 
 
 def test_class_weight_passed_to_search_or_compiled_in_build_model_is_refused(tmp_path):
     tuner = _tuner(tmp_path)
     counter = BatchCounter()
-    with pytest.raises(kt.errors.FatalValueError,
-                       match=r"got class_weight=\{2: 200\}, which would replace the weighting .* strategies="):
+    with pytest.raises(
+        kt.errors.FatalValueError, match=r"got class_weight=\{2: 200\}, which would replace the weighting .* strategies="
+    ):
         tuner.search(X, Y, epochs=1, validation_data=(X, Y), class_weight={2: 200}, callbacks=[counter], verbose=0)
     assert counter.batches == 0
     assert not [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED"]
@@ -205,9 +225,11 @@ def test_an_objective_the_model_does_not_log_stops_the_search_at_its_first_batch
 
     tuner = _tuner(tmp_path, without_imbalance_metrics)
     counter = BatchCounter()
-    with pytest.raises(kt.errors.FatalValueError,
-                       match=r"objective 'val_balanced_accuracy' is not a metric this model logs: it logs "
-                             r"\['accuracy', 'loss'\].*imbalance_metrics"):
+    with pytest.raises(
+        kt.errors.FatalValueError,
+        match=r"objective 'val_balanced_accuracy' is not a metric this model logs: it logs "
+        r"\['accuracy', 'loss'\].*imbalance_metrics",
+    ):
         tuner.search(X, Y, epochs=3, batch_size=16, validation_data=(X, Y), callbacks=[counter], verbose=0)
     assert counter.batches == 1  # one batch, not three epochs of every trial
     with pytest.raises(kt.errors.FatalValueError, match=r"scored on validation data, but `search\(\)` got neither"):
@@ -218,8 +240,7 @@ def test_an_objective_the_model_does_not_log_stops_the_search_at_its_first_batch
     tuner = _tuner(tmp_path, without_imbalance_metrics, goal=objective("accuracy"), name="accuracy")
     made = []
     original_init = tuning._ObjectiveCheck.__init__
-    monkeypatch.setattr(tuning._ObjectiveCheck, "__init__",
-                        lambda self, *args: made.append(1) or original_init(self, *args))
+    monkeypatch.setattr(tuning._ObjectiveCheck, "__init__", lambda self, *args: made.append(1) or original_init(self, *args))
     tuner.search(X, Y, epochs=1, validation_data=(X, Y), verbose=0)
     assert len(made) == 1
     scores = [t.score for t in tuner.oracle.trials.values()]

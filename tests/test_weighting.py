@@ -21,8 +21,9 @@ def np_(x):
     return keras.ops.convert_to_numpy(x)
 
 
-@pytest.mark.parametrize("shape", [(6,), (6, 1), (6, 5), (6, 5, 1)],
-                         ids=["flat", "trailing_axis", "temporal", "temporal_trailing_axis"])
+@pytest.mark.parametrize(
+    "shape", [(6,), (6, 1), (6, 5), (6, 5, 1)], ids=["flat", "trailing_axis", "temporal", "temporal_trailing_axis"]
+)
 def test_sparse_lookup_is_a_gather(shape):
     y = RNG.integers(0, 4, size=shape)
     pred_rank = 2 if len(shape) <= 1 or shape[-1] == 1 and len(shape) == 2 else 3
@@ -54,14 +55,16 @@ def test_binary_and_multilabel_take_negative_and_positive_weights():
 def test_sample_weights_are_expanded_over_time_not_broadcast_along_it():
     # B == T is where an accidental broadcast would weight the time axis.
     sw = np.array([1.0, 2.0, 3.0], "float32")
-    w = element_weights(np.zeros((3, 3), int), table=TABLE, sample_weight=sw,
-                        label_mode="sparse", pred_rank=3, weight_shape=(3, 3))
+    w = element_weights(
+        np.zeros((3, 3), int), table=TABLE, sample_weight=sw, label_mode="sparse", pred_rank=3, weight_shape=(3, 3)
+    )
     np.testing.assert_allclose(np_(w), TABLE[0] * np.repeat(sw[:, None], 3, axis=1))
 
 
 def test_sample_weight_alone_is_broadcast_to_the_element_shape():
-    w = element_weights(np.zeros((2, 4), int), sample_weight=np.array([[1.0], [2.0]]),
-                        label_mode=None, pred_rank=3, weight_shape=(2, 4))
+    w = element_weights(
+        np.zeros((2, 4), int), sample_weight=np.array([[1.0], [2.0]]), label_mode=None, pred_rank=3, weight_shape=(2, 4)
+    )
     np.testing.assert_allclose(np_(w), [[1.0] * 4, [2.0] * 4])
 
 
@@ -82,13 +85,15 @@ def test_default_reduction_equals_keras_loss_reduction(weights, masked):
     mask = RNG.random((5, 6)) < 0.7
     if masked:
         pred._keras_mask = keras.ops.convert_to_tensor(mask)
-    w = {None: None, "per_sample": RNG.random((5, 1)).astype("float32"),
-         "per_element": RNG.random((5, 6)).astype("float32")}[weights]
+    w = {None: None, "per_sample": RNG.random((5, 1)).astype("float32"), "per_element": RNG.random((5, 6)).astype("float32")}[
+        weights
+    ]
     loss = keras.losses.SparseCategoricalCrossentropy()
     expected = loss(y, pred, sample_weight=w)
     values, found_mask = per_element_loss(loss, y, pred, label_mode="sparse")
-    got = reduce_weighted_loss(values, None if w is None else np.broadcast_to(w, (5, 6)),
-                               found_mask, reduction="sum_over_batch_size")
+    got = reduce_weighted_loss(
+        values, None if w is None else np.broadcast_to(w, (5, 6)), found_mask, reduction="sum_over_batch_size"
+    )
     np.testing.assert_allclose(np_(got), np_(expected), rtol=1e-6)
 
 
@@ -102,8 +107,7 @@ def test_weighted_mean_with_a_mask_against_numpy():
 
 
 def test_weighted_mean_of_all_zero_weights_is_zero_not_nan():
-    got = reduce_weighted_loss(np.ones((3,), "float32"), np.zeros((3,), "float32"),
-                               reduction="weighted_mean")
+    got = reduce_weighted_loss(np.ones((3,), "float32"), np.zeros((3,), "float32"), reduction="weighted_mean")
     assert float(np_(got)) == 0.0
 
 

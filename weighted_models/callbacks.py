@@ -42,9 +42,7 @@ class ClassWeightScheduler(keras.callbacks.Callback):
     def __init__(self, schedule, interpolation="linear", verbose=0):
         super().__init__()
         if interpolation not in ("linear", "power"):
-            raise ValueError(
-                f"Expected `interpolation` to be 'linear' or 'power'. Received: interpolation={interpolation!r}"
-            )
+            raise ValueError(f"Expected `interpolation` to be 'linear' or 'power'. Received: interpolation={interpolation!r}")
         self.schedule = schedule
         self.interpolation = interpolation
         self.verbose = verbose
@@ -61,10 +59,7 @@ class ClassWeightScheduler(keras.callbacks.Callback):
             )
         self._targets = self.model.class_weight_tables
         if not self._targets or all(t is None for t in self._targets.values()):
-            raise ValueError(
-                f"{type(self).__name__} needs class weights to schedule: pass "
-                f"`class_weight` to `fit` or `compile`."
-            )
+            raise ValueError(f"{type(self).__name__} needs class weights to schedule: pass `class_weight` to `fit` or `compile`.")
         self._alpha = None
 
     def _tables(self, alpha):
@@ -75,9 +70,7 @@ class ClassWeightScheduler(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         alpha = float(self.schedule(epoch))
         if not 0.0 <= alpha <= 1.0:
-            raise ValueError(
-                f"The schedule must return alpha in [0, 1]. Received {alpha} for epoch {epoch}."
-            )
+            raise ValueError(f"The schedule must return alpha in [0, 1]. Received {alpha} for epoch {epoch}.")
         if alpha != self._alpha:
             self.model.assign_class_weight_tables(self._tables(alpha))
             if self.verbose:
@@ -162,8 +155,18 @@ class PerClassReport(keras.callbacks.Callback):
         ```
     """
 
-    def __init__(self, validation_data, *, freq=1, output=None, class_names=None,
-                 batch_size=None, prefix="val_", print_fn=print, log_dir=None):
+    def __init__(
+        self,
+        validation_data,
+        *,
+        freq=1,
+        output=None,
+        class_names=None,
+        batch_size=None,
+        prefix="val_",
+        print_fn=print,
+        log_dir=None,
+    ):
         super().__init__()
         if not (isinstance(freq, int) and freq >= 1) and not isinstance(freq, (list, tuple)):
             raise ValueError(f"Expected `freq` to be an int >= 1 or a list of epochs. Received: freq={freq!r}")
@@ -174,8 +177,9 @@ class PerClassReport(keras.callbacks.Callback):
                     f"Received: log_dir={log_dir!r} of type {type(log_dir).__name__}"
                 )
             if importlib.util.find_spec("matplotlib") is None:
-                raise ImportError("PerClassReport(log_dir=...) draws the confusion matrix with "
-                                  "matplotlib: pip install 'weighted_models[plot]'")
+                raise ImportError(
+                    "PerClassReport(log_dir=...) draws the confusion matrix with matplotlib: pip install 'weighted_models[plot]'"
+                )
         self.log_dir = log_dir
         self._writer = None
         self.validation_data = validation_data
@@ -194,9 +198,7 @@ class PerClassReport(keras.callbacks.Callback):
     def _select(self, value):
         if self.output is None:
             if isinstance(value, (dict, list, tuple)):
-                raise ValueError(
-                    "This model has several outputs: pass `output=` (an output name) to PerClassReport."
-                )
+                raise ValueError("This model has several outputs: pass `output=` (an output name) to PerClassReport.")
             return value
         if isinstance(value, dict):
             return value[self.output]
@@ -259,15 +261,18 @@ class PerClassReport(keras.callbacks.Callback):
             self._write_summaries(epoch, scores, names)
         if self.print_fn is not None:
             width = max(8, max(len(s) for s in names))
-            lines = [f"\nPer-class report, epoch {epoch + 1}",
-                     f"{'class':>{width}} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>9}"]
+            lines = [
+                f"\nPer-class report, epoch {epoch + 1}",
+                f"{'class':>{width}} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>9}",
+            ]
             for i, name in enumerate(names):
                 lines.append(
                     f"{name:>{width}} {scores['precision'][i]:>9.3f} {scores['recall'][i]:>9.3f} "
                     f"{scores['f1'][i]:>9.3f} {scores['support'][i]:>9.0f}"
                 )
-            lines.append(f"{'macro F1':>{width}} {scores['macro_f1']:>9.3f}   "
-                         f"balanced accuracy {scores['balanced_accuracy']:.3f}")
+            lines.append(
+                f"{'macro F1':>{width}} {scores['macro_f1']:>9.3f}   balanced accuracy {scores['balanced_accuracy']:.3f}"
+            )
             self.print_fn("\n".join(lines))
 
     def _write_summaries(self, epoch, scores, names):
@@ -315,8 +320,7 @@ def _confusion_matrix_image(confusion, names, epoch):
         for i in range(n):
             for j in range(n):
                 text = f"{confusion[i, j]:.0f}" if integral else f"{confusion[i, j]:.3g}"
-                ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                        color="white" if share[i, j] > 0.5 else "black")
+                ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if share[i, j] > 0.5 else "black")
     fig.tight_layout()
     fig.canvas.draw()
     image = np.asarray(fig.canvas.buffer_rgba()).copy()

@@ -77,8 +77,7 @@ class _ClassWeightTables(keras.metrics.Metric):
         super().__init__(name="class_weight_tables")
 
     def table(self, shape, name):
-        return self.add_variable(shape=shape, initializer="ones", dtype="float32",
-                                 aggregation="only_first_replica", name=name)
+        return self.add_variable(shape=shape, initializer="ones", dtype="float32", aggregation="only_first_replica", name=name)
 
     def update_state(self, *args, **kwargs):
         raise NotImplementedError("Class-weight tables are set with assign_class_weight_tables().")
@@ -167,8 +166,7 @@ class WeightedCompileLoss(CompileLoss):
         1.0
     """
 
-    def __init__(self, loss, loss_weights=None, output_names=None, *, label_mode=None,
-                 reduction="auto"):
+    def __init__(self, loss, loss_weights=None, output_names=None, *, label_mode=None, reduction="auto"):
         super().__init__(loss, loss_weights, output_names=output_names)
         self.label_mode = label_mode
         self.weight_reduction = reduction
@@ -187,14 +185,10 @@ class WeightedCompileLoss(CompileLoss):
 
     def build(self, y_true, y_pred):
         super().build(y_true, y_pred)
-        self._flat_losses = [
-            entry._replace(loss=_FlatLoss(entry.loss, self, i))
-            for i, entry in enumerate(self._flat_losses)
-        ]
+        self._flat_losses = [entry._replace(loss=_FlatLoss(entry.loss, self, i)) for i, entry in enumerate(self._flat_losses)]
         if self._metrics:
             self._metrics[:] = [
-                _OutputLossTracker(metric.name, entry.loss)
-                for metric, entry in zip(self._metrics, self._flat_losses)
+                _OutputLossTracker(metric.name, entry.loss) for metric, entry in zip(self._metrics, self._flat_losses)
             ]
 
     def targets(self, names=None):
@@ -258,8 +252,7 @@ class WeightedCompileLoss(CompileLoss):
         if self._recording is None and self.specs is not None and self.specs[index] is not None:
             return self.specs[index]
         entry = self._flat_losses[index]
-        mode = _per_target(self.label_mode, [entry.name], self.targets([entry.name]),
-                           what="label_mode")[0]
+        mode = _per_target(self.label_mode, [entry.name], self.targets([entry.name]), what="label_mode")[0]
         return loss_spec(entry.name, entry.loss.loss, y_true.shape, y_pred.shape, override=mode)
 
     # -------------------------------------------------------------- tables
@@ -327,16 +320,19 @@ class WeightedCompileLoss(CompileLoss):
                 f"output without class_weight/sample_weight."
             )
         weights = element_weights(
-            y_true, table=table, sample_weight=sample_weight, label_mode=spec.label_mode,
-            pred_rank=len(y_pred.shape), weight_shape=tuple(values.shape), name=spec.name,
-            dtype=loss.dtype, ignore_class=spec.ignore_class,
+            y_true,
+            table=table,
+            sample_weight=sample_weight,
+            label_mode=spec.label_mode,
+            pred_rank=len(y_pred.shape),
+            weight_shape=tuple(values.shape),
+            name=spec.name,
+            dtype=loss.dtype,
+            ignore_class=spec.ignore_class,
         )
         if self._step is not None:
-            self._step.weights[index] = (_index_of(y_pred, self._step.pred_leaves), weights,
-                                         spec.label_mode)
-        return reduce_weighted_loss(
-            values, weights, mask, reduction=loss_reduction(loss, self.weight_reduction)
-        )
+            self._step.weights[index] = (_index_of(y_pred, self._step.pred_leaves), weights, spec.label_mode)
+        return reduce_weighted_loss(values, weights, mask, reduction=loss_reduction(loss, self.weight_reduction))
 
     def metric_sample_weight(self, y, y_pred, sample_weight):
         """Weights for `compute_metrics`: those `compute_loss` used this step.
@@ -361,13 +357,11 @@ class WeightedCompileLoss(CompileLoss):
             return sample_weight
         if not found:
             return sample_weight
-        found = {i: ops.mean(w, axis=-1) if mode == "multilabel" else w
-                 for i, (w, mode) in found.items()}
+        found = {i: ops.mean(w, axis=-1) if mode == "multilabel" else w for i, (w, mode) in found.items()}
         pred_leaves = keras.tree.flatten(y_pred)
         if len(pred_leaves) == 1:
             return found.get(0, sample_weight)
-        raw = (keras.tree.flatten(sample_weight) if keras.tree.is_nested(sample_weight)
-               else [sample_weight] * len(pred_leaves))
+        raw = keras.tree.flatten(sample_weight) if keras.tree.is_nested(sample_weight) else [sample_weight] * len(pred_leaves)
         if len(raw) != len(pred_leaves):
             raw = [None] * len(pred_leaves)
         flat = [found.get(i, raw[i]) for i in range(len(pred_leaves))]
@@ -381,18 +375,31 @@ class WeightedCompileLoss(CompileLoss):
         flat_sw = [] if sample_weight is None else keras.tree.flatten(sample_weight)
         found = {}
         for spec, route, table in zip(self.specs, self.routes, tables):
-            if (spec is None or route.pred_index is None or route.y_index is None
-                    or route.pred_index >= len(flat_pred) or route.pred_index in found):
+            if (
+                spec is None
+                or route.pred_index is None
+                or route.y_index is None
+                or route.pred_index >= len(flat_pred)
+                or route.pred_index in found
+            ):
                 continue
             sw = None if route.sw_index is None else flat_sw[route.sw_index]
             if table is None and sw is None:
                 continue
             y_p = flat_pred[route.pred_index]
-            found[route.pred_index] = (element_weights(
-                flat_y[route.y_index], table=table, sample_weight=sw, label_mode=spec.label_mode,
-                pred_rank=spec.pred_rank, weight_shape=spec.weight_shape(y_p.shape),
-                name=spec.name, ignore_class=spec.ignore_class,
-            ), spec.label_mode)
+            found[route.pred_index] = (
+                element_weights(
+                    flat_y[route.y_index],
+                    table=table,
+                    sample_weight=sw,
+                    label_mode=spec.label_mode,
+                    pred_rank=spec.pred_rank,
+                    weight_shape=spec.weight_shape(y_p.shape),
+                    name=spec.name,
+                    ignore_class=spec.ignore_class,
+                ),
+                spec.label_mode,
+            )
         return found
 
     def element_weights_for(self, y, y_pred, sample_weight=None, training=True):
@@ -425,4 +432,3 @@ def _per_target(value, names, distinct, *, what):
         by_name = dict(zip(distinct, value))
         return [by_name[name] for name in names]
     return [value] * len(names)
-

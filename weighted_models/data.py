@@ -75,7 +75,7 @@ def _bad_values(values, is_bad):
     flat = values.reshape(-1)
     found = []
     for start in range(0, flat.size, _CHUNK):
-        chunk = flat[start:start + _CHUNK].astype("float64")
+        chunk = flat[start : start + _CHUNK].astype("float64")
         bad = is_bad(chunk)
         if bad.any():
             found.append(np.unique(chunk[bad]))
@@ -129,17 +129,15 @@ class LabelChecker:
         if not sample_weight.size:
             return
         if sample_weight.dtype.kind in "iub" or (
-                sample_weight.dtype.kind == "f"
-                and np.finfo(sample_weight.dtype).max >= sample_weight.max()):
+            sample_weight.dtype.kind == "f" and np.finfo(sample_weight.dtype).max >= sample_weight.max()
+        ):
             # The common case, two reductions: NaN fails the comparisons.
             if sample_weight.dtype.kind == "u" or sample_weight.min() >= 0:
                 return
         bad = _bad_values(sample_weight, lambda w: ~np.isfinite(w) | (w < 0))
         if bad is not None:
             where = f"Output '{name}'" if name else "`sample_weight`"
-            raise InvalidLabelsError(
-                f"{where}: sample weights must be finite and >= 0. Received {_describe(bad)}."
-            )
+            raise InvalidLabelsError(f"{where}: sample weights must be finite and >= 0. Received {_describe(bad)}.")
 
     def _check_labels(self, spec, y):
         if spec.label_mode == "sparse" and y.dtype.kind in "iu":
@@ -147,16 +145,18 @@ class LabelChecker:
             if y.view(f"u{y.itemsize}").max() < spec.num_classes:
                 return
         if not np.issubdtype(y.dtype, np.number) and y.dtype != bool:
-            raise InvalidLabelsError(
-                f"Output '{spec.name}': labels must be numeric. Received dtype {y.dtype}."
-            )
+            raise InvalidLabelsError(f"Output '{spec.name}': labels must be numeric. Received dtype {y.dtype}.")
         if spec.label_mode == "sparse":
             n, ignore = spec.num_classes, spec.ignore_class
-            if (y.dtype.kind == "f" and y.size <= _CHUNK and 0 <= y.min() and y.max() < n
-                    and np.array_equal(y, np.floor(y))):
+            if y.dtype.kind == "f" and y.size <= _CHUNK and 0 <= y.min() and y.max() < n and np.array_equal(y, np.floor(y)):
                 return  # float labels of a batch: one small temporary
-            bad = _bad_values(y, lambda v: (~np.isfinite(v) | (v < 0) | (v >= n)
-                                            | (v != np.floor(v))) & (v != (ignore if ignore is not None else np.nan)))
+            bad = _bad_values(
+                y,
+                lambda v: (
+                    (~np.isfinite(v) | (v < 0) | (v >= n) | (v != np.floor(v)))
+                    & (v != (ignore if ignore is not None else np.nan))
+                ),
+            )
             if bad is not None:
                 also = "" if ignore is None else f" or the ignored class {ignore}"
                 raise InvalidLabelsError(
@@ -167,13 +167,15 @@ class LabelChecker:
         bad = _bad_values(y, lambda v: ~np.isfinite(v) | (v < 0) | (v > 1))
         if bad is not None:
             raise InvalidLabelsError(
-                f"Output '{spec.name}': {spec.label_mode} labels must lie in "
-                f"[0, 1]. Received labels {_describe(bad)}."
+                f"Output '{spec.name}': {spec.label_mode} labels must lie in [0, 1]. Received labels {_describe(bad)}."
             )
 
     def __call__(self, y, sample_weight=None):
-        if self._bare and type(y) is np.ndarray and (
-                sample_weight is None or (self._bare_sw and type(sample_weight) is np.ndarray)):
+        if (
+            self._bare
+            and type(y) is np.ndarray
+            and (sample_weight is None or (self._bare_sw and type(sample_weight) is np.ndarray))
+        ):
             self.check_output(self.specs[0], y, sample_weight)
             return
         checked = set()
@@ -256,16 +258,14 @@ def _tf_label_checks(checker, y, sample_weight):
         # sqrt is NaN below 0 and keeps inf and NaN: two ops cover every case.
         ok = tf.math.is_finite(tf.sqrt(w))
         where = f"Output '{name}'" if name else "`sample_weight`"
-        checks.append((ok, w, lambda v: ~tf.math.is_finite(v) | (v < 0),
-                       f"{where}: sample weights must be finite and >= 0. Received "))
+        checks.append(
+            (ok, w, lambda v: ~tf.math.is_finite(v) | (v < 0), f"{where}: sample weights must be finite and >= 0. Received ")
+        )
 
     for spec, labels, sw in checker.per_loss(y, sample_weight):
         if labels is not None and spec is not None and spec.label_mode is not None:
             if not (labels.dtype.is_integer or labels.dtype.is_floating or labels.dtype.is_bool):
-                raise InvalidLabelsError(
-                    f"Output '{spec.name}': labels must be numeric. "
-                    f"Received dtype {labels.dtype.name}."
-                )
+                raise InvalidLabelsError(f"Output '{spec.name}': labels must be numeric. Received dtype {labels.dtype.name}.")
             if spec.label_mode == "sparse":
                 n, ignore = spec.num_classes, spec.ignore_class
                 if labels.dtype.is_bool:
@@ -285,16 +285,14 @@ def _tf_label_checks(checker, y, sample_weight):
                     return bad if ignore is None else bad & (v != ignore)
 
                 also = "" if ignore is None else f" or the ignored class {ignore}"
-                message = (f"Output '{spec.name}': labels must be class indices in "
-                           f"[0, {n}) ({n} classes){also}. Received labels ")
+                message = f"Output '{spec.name}': labels must be class indices in [0, {n}) ({n} classes){also}. Received labels "
             else:
                 ok = None if labels.dtype.is_bool else (labels >= 0) & (labels <= 1)  # NaN fails
 
                 def is_bad(v):
                     return ~tf.math.is_finite(v) | (v < 0) | (v > 1)
 
-                message = (f"Output '{spec.name}': {spec.label_mode} labels must lie in "
-                           f"[0, 1]. Received labels ")
+                message = f"Output '{spec.name}': {spec.label_mode} labels must lie in [0, 1]. Received labels "
             if ok is not None:
                 checks.append((ok, labels, is_bad, message))
         if sw is not None:
@@ -319,8 +317,7 @@ def _tf_failure(checks):
     texts = []
     for _, values, is_bad, message in checks:
         v = tf.reshape(tf.cast(values, tf.float64), [-1])
-        texts.append(tf.strings.join(["InvalidLabelsError: ", message,
-                                      _tf_describe(tf.boolean_mask(v, is_bad(v))), "."]))
+        texts.append(tf.strings.join(["InvalidLabelsError: ", message, _tf_describe(tf.boolean_mask(v, is_bad(v))), "."]))
     first = tf.argmin(tf.cast(tf.stack([tf.reduce_all(ok) for ok, *_ in checks]), tf.int32))
     return tf.strings.to_number(tf.gather(tf.stack(texts), first), tf.float32)
 
@@ -353,15 +350,21 @@ def checked_batch(checker, x, y, sample_weight, guard_inputs=False):
     # TensorFlow lowers the conditional, a good batch then skips one node
     # rather than the few dozen that format the message.
     explain = tf.function(
-        lambda oks, values: _tf_failure([(ok, v, is_bad, message) for ok, v, (_, _, is_bad, message)
-                                         in zip(oks, values, checks)]),
-        autograph=False)
+        lambda oks, values: _tf_failure(
+            [(ok, v, is_bad, message) for ok, v, (_, _, is_bad, message) in zip(oks, values, checks)]
+        ),
+        autograph=False,
+    )
 
     def fail():
         # Raises; never returns a value.
         n = explain([ok for ok, *_ in checks], [values for _, values, *_ in checks])
-        return [tf.logical_and(leaves[i], tf.math.is_finite(n)) if leaves[i].dtype.is_bool
-                else leaves[i] + tf.cast(n, leaves[i].dtype) for i in dense]
+        return [
+            tf.logical_and(leaves[i], tf.math.is_finite(n))
+            if leaves[i].dtype.is_bool
+            else leaves[i] + tf.cast(n, leaves[i].dtype)
+            for i in dense
+        ]
 
     passed = tf.cond(ok, lambda: [leaves[i] for i in dense], fail)
     for i, leaf in zip(dense, passed):
@@ -399,6 +402,7 @@ def host_checked_step_input(data, checker):
     vectorised, adding no stage to the pipeline. `data` is what Keras hands the
     step function: an iterator of batches, a list of batches or one batch.
     """
+
     def check(batch):
         if type(batch) is tuple and 2 <= len(batch) <= 3 and type(batch[1]) is np.ndarray:
             # `(x, y)` or `(x, y, sample_weight)` of arrays: Keras's JAX batches.
@@ -505,9 +509,7 @@ class DataSource:
             self.kind = "dataset"
         elif isinstance(x, keras.utils.PyDataset):
             self.kind = "pydataset"
-        elif inspect.isgenerator(x) or (
-            hasattr(x, "__next__") and hasattr(x, "__iter__") and not hasattr(x, "shape")
-        ):
+        elif inspect.isgenerator(x) or (hasattr(x, "__next__") and hasattr(x, "__iter__") and not hasattr(x, "shape")):
             self.kind = "generator"
         elif _is_torch_dataloader(x):
             self.kind = "dataloader"
@@ -517,8 +519,7 @@ class DataSource:
             self.sample_weight = _per_output_sample_weight(y, sample_weight)
         if self.kind != "arrays" and (y is not None or sample_weight is not None):
             raise ValueError(
-                f"`y` and `sample_weight` are taken from the data when `x` is a "
-                f"{type(x).__name__}; do not pass them separately."
+                f"`y` and `sample_weight` are taken from the data when `x` is a {type(x).__name__}; do not pass them separately."
             )
         self._peeked = None
 
@@ -618,8 +619,7 @@ def checked_validation_data(validation_data, checker, check_dataset=None):
     if isinstance(validation_data, (tuple, list)):
         if len(validation_data) not in (2, 3):
             raise ValueError(
-                "`validation_data` as a tuple must be (x, y) or "
-                f"(x, y, sample_weight). Received {len(validation_data)} items."
+                f"`validation_data` as a tuple must be (x, y) or (x, y, sample_weight). Received {len(validation_data)} items."
             )
         x, y, sw = (tuple(validation_data) + (None,))[:3]
         DataSource(x, y, sw).checked(checker)

@@ -38,7 +38,7 @@ def long_tailed_digits(*, ratio=100, n_max=150, test_per_class=30, seed=0):
         idx = rng.permutation(np.flatnonzero(y == c))
         test_idx.extend(idx[:test_per_class])
         keep = max(1, int(n_max * ratio ** (-c / 9)))
-        train_idx.extend(idx[test_per_class:test_per_class + keep])
+        train_idx.extend(idx[test_per_class : test_per_class + keep])
     train_idx = rng.permutation(train_idx)
     return x[train_idx], y[train_idx], x[test_idx], y[test_idx]
 
@@ -97,13 +97,16 @@ def run_demo(*, ratio=100, seeds=3, epochs=60, out_dir="demo_output", verbose=1)
             if show:
                 print(f"\n== seed {seed}: {name} ==")
             model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
-            model.fit(x_train, y_train, batch_size=32, epochs=epochs, verbose=show,
-                      callbacks=[progress] if progress else [], **extra)
+            model.fit(
+                x_train, y_train, batch_size=32, epochs=epochs, verbose=show, callbacks=[progress] if progress else [], **extra
+            )
             y_pred = model.predict(x_test, verbose=0).argmax(axis=-1)
             results[name].append(_scores(y_test, y_pred))
 
     summary = {
-        "ratio": ratio, "seeds": seeds, "epochs": epochs,
+        "ratio": ratio,
+        "seeds": seeds,
+        "epochs": epochs,
         "train_counts": counts.tolist(),
         "models": {
             name: {
@@ -145,17 +148,16 @@ class _RunProgress(keras.callbacks.Callback):
 def _print_report(summary):
     models = summary["models"]
     names = list(models)
-    print(f"\nLong-tailed digits, imbalance ratio {summary['ratio']}, "
-          f"{summary['seeds']} seeds, balanced test set of 30 per class")
+    print(
+        f"\nLong-tailed digits, imbalance ratio {summary['ratio']}, {summary['seeds']} seeds, balanced test set of 30 per class"
+    )
     print(f"training images per class: {summary['train_counts']}\n")
     print(f"{'class':>5} {'train n':>8} " + " ".join(f"{n:>24}" for n in names))
     for c in range(10):
         row = " ".join(f"{models[n]['recall'][c]:>24.3f}" for n in names)
         print(f"{c:>5} {summary['train_counts'][c]:>8} {row}")
     for metric in ("balanced_accuracy", "macro_f1"):
-        row = " ".join(
-            f"{models[n][metric]:>17.3f} ± {models[n][metric + '_std']:.3f}" for n in names
-        )
+        row = " ".join(f"{models[n][metric]:>17.3f} ± {models[n][metric + '_std']:.3f}" for n in names)
         print(f"{metric:>14} {row}")
 
 

@@ -174,8 +174,10 @@ class HyperasFunction:
             raise ValueError(f"'{name}' has no Hyperas markers such as {{{{choice([...])}}}} to tune.")
         for marker in markers:
             if marker.distribution == "pchoice":
-                _note(f"{marker.text} (line {marker.line}): Keras Tuner has no weighted choice; "
-                      f"'{marker.name}' chooses among the options uniformly.")
+                _note(
+                    f"{marker.text} (line {marker.line}): Keras Tuner has no weighted choice; "
+                    f"'{marker.name}' chooses among the options uniformly."
+                )
         namespace.setdefault("STATUS_OK", "ok")
         namespace.setdefault("STATUS_FAIL", "fail")
         self.namespace = namespace
@@ -200,8 +202,7 @@ class HyperasFunction:
         found = {}
         for value in list(self.namespace.values()) + list(self.functions.values()):
             beside = self.module is not None and getattr(value, "__module__", None) == self.module
-            if (inspect.isfunction(value) or inspect.isclass(value)) and (
-                    beside or value in self.functions.values()):
+            if (inspect.isfunction(value) or inspect.isclass(value)) and (beside or value in self.functions.values()):
                 found[value.__name__] = value  # the name Keras saves a function or class by
         return found
 
@@ -233,8 +234,7 @@ class HyperasTuner(kt.Tuner):
     Built by `hyperas_tuner`; `search()` takes no data (it is bound).
     """
 
-    def __init__(self, model_fn, data, oracle, *, data_args=(), functions=(), custom_objects=None,
-                 eval_space=False, **kwargs):
+    def __init__(self, model_fn, data, oracle, *, data_args=(), functions=(), custom_objects=None, eval_space=False, **kwargs):
         self.hyperas_function = HyperasFunction(model_fn, functions)
         self.data = data
         self.data_args = tuple(data_args)
@@ -282,8 +282,7 @@ class HyperasTuner(kt.Tuner):
     def load_model(self, trial):
         path = self._model_path(trial.trial_id)
         if not os.path.exists(path):
-            raise ValueError(f"Trial {trial.trial_id} returned no 'model' to load (its result "
-                             f"dict has no 'model' key).")
+            raise ValueError(f"Trial {trial.trial_id} returned no 'model' to load (its result dict has no 'model' key).")
         custom_objects = {**self.hyperas_function.custom_objects(), **self.custom_objects}
         try:
             return keras.models.load_model(path, custom_objects=custom_objects)
@@ -336,8 +335,19 @@ def _algorithm(algo):
     )
 
 
-def hyperas_tuner(model=None, data=None, *, tuner=None, max_trials=None, seed=None, data_args=(),
-                  functions=(), custom_objects=None, eval_space=False, **kwargs):
+def hyperas_tuner(
+    model=None,
+    data=None,
+    *,
+    tuner=None,
+    max_trials=None,
+    seed=None,
+    data_args=(),
+    functions=(),
+    custom_objects=None,
+    eval_space=False,
+    **kwargs,
+):
     """A Keras Tuner tuner running a Hyperas model function, unchanged.
 
     Hyperas's `optim.minimize(model=..., data=..., algo=..., max_evals=...,
@@ -396,9 +406,11 @@ def hyperas_tuner(model=None, data=None, *, tuner=None, max_trials=None, seed=No
         if tuner is not None:
             raise ValueError("Pass either Hyperas's `algo` or `tuner`, not both.")
         tuner = _ALGORITHMS[name]
-        _note("algo=rand.suggest is tuner='random'." if name == "rand" else
-              "algo=tpe.suggest: TPE is not in Keras Tuner; Bayesian optimisation (tuner='bayesian') "
-              "searches instead.")
+        _note(
+            "algo=rand.suggest is tuner='random'."
+            if name == "rand"
+            else "algo=tpe.suggest: TPE is not in Keras Tuner; Bayesian optimisation (tuner='bayesian') searches instead."
+        )
     if "trials" in kwargs:
         trials = kwargs.pop("trials")
         if trials is not None and len(trials):
@@ -407,8 +419,10 @@ def hyperas_tuner(model=None, data=None, *, tuner=None, max_trials=None, seed=No
                 "Tuner keeps its trials in `directory`/`project_name`: run the same search again "
                 "to resume it."
             )
-        _note("trials=Trials(): Keras Tuner records the trials in directory/project_name "
-              "(read them in tuner.oracle.trials; a search resumes from there).")
+        _note(
+            "trials=Trials(): Keras Tuner records the trials in directory/project_name "
+            "(read them in tuner.oracle.trials; a search resumes from there)."
+        )
     if "notebook_name" in kwargs:
         kwargs.pop("notebook_name")
         _note("notebook_name is not needed: the model function's source is read from the notebook.")
@@ -429,13 +443,19 @@ def hyperas_tuner(model=None, data=None, *, tuner=None, max_trials=None, seed=No
     if tuner == "random":
         oracle = kt.oracles.RandomSearchOracle(objective=objective, max_trials=max_trials, seed=given["seed"])
     elif tuner == "bayesian":
-        oracle = kt.oracles.BayesianOptimizationOracle(objective=objective, max_trials=max_trials,
-                                                      seed=given["seed"])
+        oracle = kt.oracles.BayesianOptimizationOracle(objective=objective, max_trials=max_trials, seed=given["seed"])
     else:
         raise ValueError(
             f"Expected tuner 'random' or 'bayesian'. Received: tuner={tuner!r}"
-            + (" (Hyperband sets the epochs of each trial; a Hyperas function fixes its own)."
-               if tuner == "hyperband" else ".")
+            + (" (Hyperband sets the epochs of each trial; a Hyperas function fixes its own)." if tuner == "hyperband" else ".")
         )
-    return HyperasTuner(model, data, oracle, data_args=data_args, functions=functions,
-                        custom_objects=custom_objects, eval_space=eval_space, **kwargs)
+    return HyperasTuner(
+        model,
+        data,
+        oracle,
+        data_args=data_args,
+        functions=functions,
+        custom_objects=custom_objects,
+        eval_space=eval_space,
+        **kwargs,
+    )

@@ -26,8 +26,20 @@ import inspect
 
 import keras
 
-DISTRIBUTIONS = ("choice", "pchoice", "uniform", "uniformint", "quniform", "loguniform",
-                 "qloguniform", "randint", "normal", "qnormal", "lognormal", "qlognormal")
+DISTRIBUTIONS = (
+    "choice",
+    "pchoice",
+    "uniform",
+    "uniformint",
+    "quniform",
+    "loguniform",
+    "qloguniform",
+    "randint",
+    "normal",
+    "qnormal",
+    "lognormal",
+    "qlognormal",
+)
 
 # Calls that only convert a value: the marker is named after what encloses them.
 _TRANSPARENT = {"int", "float", "round", "abs", "str", "bool", "list", "tuple"}
@@ -64,8 +76,7 @@ def find_markers(source, namespace=None):
     try:
         tree = ast.parse(source)
     except SyntaxError as error:
-        raise ValueError(f"The Hyperas model function is not valid Python: {error.msg} "
-                         f"(line {error.lineno}).") from None
+        raise ValueError(f"The Hyperas model function is not valid Python: {error.msg} (line {error.lineno}).") from None
     parents = {}
     for node in ast.walk(tree):
         for child in ast.iter_child_nodes(node):
@@ -76,8 +87,7 @@ def find_markers(source, namespace=None):
         if not _is_marker(node):
             continue
         if any(_is_marker(p) for p in _ancestors(node, parents)):
-            raise ValueError(f"Hyperas marker on line {node.lineno} is inside another marker; "
-                             f"Hyperas markers cannot be nested.")
+            raise ValueError(f"Hyperas marker on line {node.lineno} is inside another marker; Hyperas markers cannot be nested.")
         text = ast.get_source_segment(source, node)
         call = node.elts[0].elts[0]
         function = _callee(call.func) if isinstance(call, ast.Call) else None
@@ -88,10 +98,17 @@ def find_markers(source, namespace=None):
             )
         arguments = [ast.get_source_segment(source, a) for a in call.args]
         arguments += [f"{k.arg}={ast.get_source_segment(source, k.value)}" for k in call.keywords]
-        markers.append(Marker(
-            function, ", ".join(arguments), _name(node, parents, namespace or {}), node.lineno,
-            offsets(node.lineno, node.col_offset), offsets(node.end_lineno, node.end_col_offset), text,
-        ))
+        markers.append(
+            Marker(
+                function,
+                ", ".join(arguments),
+                _name(node, parents, namespace or {}),
+                node.lineno,
+                offsets(node.lineno, node.col_offset),
+                offsets(node.end_lineno, node.end_col_offset),
+                text,
+            )
+        )
     markers.sort(key=lambda m: m.start)
     seen = {}
     for marker in markers:
@@ -103,8 +120,7 @@ def find_markers(source, namespace=None):
 
 
 def _is_marker(node):
-    return (isinstance(node, ast.Set) and len(node.elts) == 1
-            and isinstance(node.elts[0], ast.Set) and len(node.elts[0].elts) == 1)
+    return isinstance(node, ast.Set) and len(node.elts) == 1 and isinstance(node.elts[0], ast.Set) and len(node.elts[0].elts) == 1
 
 
 def _ancestors(node, parents):
@@ -229,8 +245,7 @@ def rewrite(source, namespace=None):
     markers = find_markers(source, namespace)
     pieces, last = [], 0
     for marker in markers:
-        pieces += [source[last:marker.start],
-                   f"__hyperas__.{marker.distribution}({marker.name!r}, {marker.arguments})"]
+        pieces += [source[last : marker.start], f"__hyperas__.{marker.distribution}({marker.name!r}, {marker.arguments})"]
         last = marker.end
     pieces.append(source[last:])
     return "".join(pieces), markers

@@ -32,6 +32,7 @@ from keras.src.trainers.trainer import Trainer
 try:  # Keras >= 3.6 keeps masks beside tensors that take no attributes (JAX).
     from keras.src.backend import get_keras_mask
 except ImportError:  # pragma: no cover - older Keras sets `_keras_mask`.
+
     def get_keras_mask(x):
         return getattr(x, "_keras_mask", None)
 # `keras.Layer` propagates masks with this accessor; reading the attribute

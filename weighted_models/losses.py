@@ -58,8 +58,15 @@ class SparseCategoricalFocalCrossentropy(keras.losses.Loss):
 
     label_mode = "sparse"
 
-    def __init__(self, alpha=None, gamma=2.0, from_logits=False,
-                 reduction="sum_over_batch_size", name="sparse_categorical_focal_crossentropy", dtype=None):
+    def __init__(
+        self,
+        alpha=None,
+        gamma=2.0,
+        from_logits=False,
+        reduction="sum_over_batch_size",
+        name="sparse_categorical_focal_crossentropy",
+        dtype=None,
+    ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         if gamma < 0:
             raise ValueError(f"Expected `gamma` >= 0. Received: gamma={gamma}")
@@ -120,8 +127,16 @@ class LogitAdjustedCrossentropy(keras.losses.Loss):
         2.30259
     """
 
-    def __init__(self, prior, tau=1.0, sparse=True, from_logits=True,
-                 reduction="sum_over_batch_size", name="logit_adjusted_crossentropy", dtype=None):
+    def __init__(
+        self,
+        prior,
+        tau=1.0,
+        sparse=True,
+        from_logits=True,
+        reduction="sum_over_batch_size",
+        name="logit_adjusted_crossentropy",
+        dtype=None,
+    ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.prior = _prior(prior).tolist()
         if not np.isfinite(tau):
@@ -144,8 +159,13 @@ class LogitAdjustedCrossentropy(keras.losses.Loss):
         return keras.losses.categorical_crossentropy(y_true, logits, from_logits=True)
 
     def get_config(self):
-        return {**super().get_config(), "prior": self.prior, "tau": self.tau,
-                "sparse": self.sparse, "from_logits": self.from_logits}
+        return {
+            **super().get_config(),
+            "prior": self.prior,
+            "tau": self.tau,
+            "sparse": self.sparse,
+            "from_logits": self.from_logits,
+        }
 
 
 def adjust_logits(y_pred, prior, *, tau=1.0, from_logits=True):
@@ -200,5 +220,10 @@ class LogitAdjustment(keras.layers.Layer):
         return ops.softmax(adjusted, axis=-1) if self.output_probabilities else adjusted
 
     def get_config(self):
-        return {**super().get_config(), "prior": self.prior, "tau": self.tau,
-                "from_logits": self.from_logits, "output_probabilities": self.output_probabilities}
+        return {
+            **super().get_config(),
+            "prior": self.prior,
+            "tau": self.tau,
+            "from_logits": self.from_logits,
+            "output_probabilities": self.output_probabilities,
+        }

@@ -169,9 +169,7 @@ class _ClassScore(ConfusionMatrix):
     def __init__(self, num_classes=2, *, class_id=None, threshold=0.5, name=None, dtype=None):
         super().__init__(num_classes, threshold=threshold, name=name or self.default_name, dtype=dtype)
         if class_id is not None and not 0 <= class_id < num_classes:
-            raise ValueError(
-                f"Expected `class_id` in [0, {num_classes}). Received: class_id={class_id}"
-            )
+            raise ValueError(f"Expected `class_id` in [0, {num_classes}). Received: class_id={class_id}")
         self.class_id = class_id
 
     def result(self):
@@ -309,8 +307,14 @@ class PRAUC(keras.metrics.AUC):
             raise ValueError(f"Expected `num_classes` to be an int >= 2. Received: num_classes={num_classes!r}")
         self.num_classes = num_classes
         multi = num_classes > 2
-        super().__init__(num_thresholds=num_thresholds, curve="PR", name=name, dtype=dtype,
-                         multi_label=multi, num_labels=num_classes if multi else None)
+        super().__init__(
+            num_thresholds=num_thresholds,
+            curve="PR",
+            name=name,
+            dtype=dtype,
+            multi_label=multi,
+            num_labels=num_classes if multi else None,
+        )
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = ops.convert_to_tensor(y_pred)
@@ -333,5 +337,4 @@ class PRAUC(keras.metrics.AUC):
         return super().update_state(y_true, y_pred, sample_weight)
 
     def get_config(self):
-        return {"num_classes": self.num_classes, "num_thresholds": self.num_thresholds,
-                "name": self.name, "dtype": self.dtype}
+        return {"num_classes": self.num_classes, "num_thresholds": self.num_thresholds, "name": self.name, "dtype": self.dtype}

@@ -215,13 +215,10 @@ class WeightedModel(step_class(), keras.Model):
             TypeError: a non-boolean `validation_class_weight`.
         """
         if reduction not in REDUCTIONS:
-            raise ValueError(
-                f"Expected `reduction` to be one of {REDUCTIONS}. Received: reduction={reduction!r}"
-            )
+            raise ValueError(f"Expected `reduction` to be one of {REDUCTIONS}. Received: reduction={reduction!r}")
         if not isinstance(validation_class_weight, bool):
             raise TypeError(
-                "Expected `validation_class_weight` to be a bool. Received: "
-                f"validation_class_weight={validation_class_weight!r}"
+                f"Expected `validation_class_weight` to be a bool. Received: validation_class_weight={validation_class_weight!r}"
             )
         if is_strategy(class_weight):
             check_strategy(class_weight, "all outputs")
@@ -238,11 +235,16 @@ class WeightedModel(step_class(), keras.Model):
         )
         if loss is not None:
             self._compile_loss = WeightedCompileLoss(
-                loss, loss_weights, output_names=self._compile_loss.output_names,
-                label_mode=label_mode, reduction=reduction,
+                loss,
+                loss_weights,
+                output_names=self._compile_loss.output_names,
+                label_mode=label_mode,
+                reduction=reduction,
             )
         self._weighting_options = dict(
-            class_weight=class_weight, label_mode=label_mode, reduction=reduction,
+            class_weight=class_weight,
+            label_mode=label_mode,
+            reduction=reduction,
             validation_class_weight=validation_class_weight,
         )
         self._fit_tables = None
@@ -253,9 +255,7 @@ class WeightedModel(step_class(), keras.Model):
         if config:
             config.update(keras.saving.serialize_keras_object(self._weighting_options))
             if self._fit_tables is not None:
-                config["fitted_class_weight"] = [
-                    None if t is None else np.asarray(t).tolist() for t in self._fit_tables
-                ]
+                config["fitted_class_weight"] = [None if t is None else np.asarray(t).tolist() for t in self._fit_tables]
         return config
 
     def compile_from_config(self, config):
@@ -364,9 +364,7 @@ class WeightedModel(step_class(), keras.Model):
         if loss is None or y is None:
             return None
         x, y, sw = keras.tree.map_structure(_symbolic, (x, y, sw))
-        data_key = repr(keras.tree.map_structure(
-            lambda t: None if t is None else (t.shape, t.dtype), (x, y, sw)
-        ))
+        data_key = repr(keras.tree.map_structure(lambda t: None if t is None else (t.shape, t.dtype), (x, y, sw)))
         if loss.routes is not None and data_key == self._data_key:
             return LabelChecker(loss.specs, loss.routes)
 
@@ -375,9 +373,7 @@ class WeightedModel(step_class(), keras.Model):
         def probe(x, y, sample_weight):
             y_pred = self(x, training=False) if self._call_has_training_arg else self(x)
             with loss.recording(y, y_pred, sample_weight) as recording:
-                value = self._compute_loss(
-                    x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False
-                )
+                value = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
             recorded.append(recording)
             return keras.ops.zeros(()) if value is None else value
 
@@ -438,10 +434,7 @@ class WeightedModel(step_class(), keras.Model):
         """
         source = DataSource(x, y, sample_weight)
         if validation_split and source.kind != "arrays":
-            raise ValueError(
-                "`validation_split` is only supported for array inputs. "
-                f"Received x of type {type(x).__name__}."
-            )
+            raise ValueError(f"`validation_split` is only supported for array inputs. Received x of type {type(x).__name__}.")
         if source.kind == "arrays":
             _check_output_keys(self, y, sample_weight)
             _check_numeric_labels(self, source.y)
@@ -453,11 +446,9 @@ class WeightedModel(step_class(), keras.Model):
                 class_weight = options["class_weight"]
             tables = self._resolve_tables(class_weight, source, checker, validation_split)
             self._fit_tables = tables
-            self._set_tables(train=tables,
-                             evaluation=tables if options["validation_class_weight"] else None)
+            self._set_tables(train=tables, evaluation=tables if options["validation_class_weight"] else None)
         else:
-            self._set_tables(train=self._fit_tables,
-                             evaluation=self._eval_tables_for(class_weight, source, checker))
+            self._set_tables(train=self._fit_tables, evaluation=self._eval_tables_for(class_weight, source, checker))
         return x, y, sample_weight, checker
 
     def _resolve_tables(self, class_weight, source, checker, validation_split=0.0):
@@ -496,8 +487,7 @@ class WeightedModel(step_class(), keras.Model):
                 )
             if is_strategy(value):
                 check_strategy(value, name)
-                counters[i] = LabelCounts(spec.label_mode, spec.num_classes, name=name,
-                                          ignore_class=spec.ignore_class)
+                counters[i] = LabelCounts(spec.label_mode, spec.num_classes, name=name, ignore_class=spec.ignore_class)
             else:
                 tables[i] = table_from_weights(value, spec)
         if counters:
@@ -508,8 +498,7 @@ class WeightedModel(step_class(), keras.Model):
                     _, labels, weights = per_loss[i]
                     counter.update(labels, weights)
             for i, counter in counters.items():
-                tables[i] = table_from_strategy(per_target[loss.target_names[i]], counter.counts,
-                                                loss.specs[i])
+                tables[i] = table_from_strategy(per_target[loss.target_names[i]], counter.counts, loss.specs[i])
         return tables
 
     def _eval_tables_for(self, class_weight, source, checker):
@@ -682,18 +671,31 @@ class WeightedModel(step_class(), keras.Model):
         self._assert_compile_called("fit")
         with self._checking_call():
             x, y, sample_weight, checker = self._admit(
-                x, y, sample_weight, class_weight=class_weight, training=True,
+                x,
+                y,
+                sample_weight,
+                class_weight=class_weight,
+                training=True,
                 validation_split=validation_split,
             )
             validation_data = checked_validation_data(validation_data, checker, self._check_dataset)
             self._sync_step_checks()
             return super().fit(
-                x=x, y=y, batch_size=batch_size, epochs=epochs, verbose=verbose,
-                callbacks=callbacks, validation_split=validation_split,
-                validation_data=validation_data, shuffle=shuffle,
-                sample_weight=sample_weight, initial_epoch=initial_epoch,
-                steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
-                validation_batch_size=validation_batch_size, validation_freq=validation_freq,
+                x=x,
+                y=y,
+                batch_size=batch_size,
+                epochs=epochs,
+                verbose=verbose,
+                callbacks=callbacks,
+                validation_split=validation_split,
+                validation_data=validation_data,
+                shuffle=shuffle,
+                sample_weight=sample_weight,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=steps_per_epoch,
+                validation_steps=validation_steps,
+                validation_batch_size=validation_batch_size,
+                validation_freq=validation_freq,
             )
 
     def evaluate(
@@ -729,41 +731,46 @@ class WeightedModel(step_class(), keras.Model):
         if kwargs.get("_use_cached_eval_dataset"):
             # The validation pass of `fit`, admitted (and checked) by `fit`.
             return super().evaluate(
-                x=x, y=y, batch_size=batch_size, verbose=verbose,
-                sample_weight=sample_weight, steps=steps, callbacks=callbacks,
-                return_dict=return_dict, **kwargs,
+                x=x,
+                y=y,
+                batch_size=batch_size,
+                verbose=verbose,
+                sample_weight=sample_weight,
+                steps=steps,
+                callbacks=callbacks,
+                return_dict=return_dict,
+                **kwargs,
             )
         self._assert_compile_called("evaluate")
         with self._checking_call():
-            x, y, sample_weight, _ = self._admit(
-                x, y, sample_weight, class_weight=class_weight, training=False
-            )
+            x, y, sample_weight, _ = self._admit(x, y, sample_weight, class_weight=class_weight, training=False)
             self._sync_step_checks()
             return super().evaluate(
-                x=x, y=y, batch_size=batch_size, verbose=verbose,
-                sample_weight=sample_weight, steps=steps, callbacks=callbacks,
-                return_dict=return_dict, **kwargs,
+                x=x,
+                y=y,
+                batch_size=batch_size,
+                verbose=verbose,
+                sample_weight=sample_weight,
+                steps=steps,
+                callbacks=callbacks,
+                return_dict=return_dict,
+                **kwargs,
             )
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """As `keras.Model.train_on_batch`, with weights applied in the step."""
         self._assert_compile_called("train_on_batch")
-        x, y, sample_weight, _ = self._admit(
-            x, y, sample_weight, class_weight=class_weight, training=True
-        )
+        x, y, sample_weight, _ = self._admit(x, y, sample_weight, class_weight=class_weight, training=True)
         return super().train_on_batch(x, y, sample_weight=sample_weight, return_dict=return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """As `keras.Model.test_on_batch`, optionally class-weighted (see `evaluate`)."""
         self._assert_compile_called("test_on_batch")
-        x, y, sample_weight, _ = self._admit(
-            x, y, sample_weight, class_weight=class_weight, training=False
-        )
+        x, y, sample_weight, _ = self._admit(x, y, sample_weight, class_weight=class_weight, training=False)
         return super().test_on_batch(x, y, sample_weight=sample_weight, return_dict=return_dict)
 
 
-_DEFAULT_OPTIONS = dict(class_weight=None, label_mode=None, reduction="auto",
-                        validation_class_weight=False)
+_DEFAULT_OPTIONS = dict(class_weight=None, label_mode=None, reduction="auto", validation_class_weight=False)
 
 
 def _check_output_keys(model, y, sample_weight):

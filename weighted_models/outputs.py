@@ -106,9 +106,7 @@ def _loss_kind(loss):
         ):
             classes = tuple(k for k in known if isinstance(k, type))
             functions = [k for k in known if not isinstance(k, type)]
-            if (classes and isinstance(obj, classes)) or any(
-                obj is f for f in functions
-            ):
+            if (classes and isinstance(obj, classes)) or any(obj is f for f in functions):
                 return kind
     return None
 
@@ -118,9 +116,7 @@ def _shape_str(shape):
 
 
 def _same_dims(a, b):
-    return len(a) == len(b) and all(
-        x is None or y is None or x == y for x, y in zip(a, b)
-    )
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
 
 
 def detect_label_mode(name, loss, y_true_shape, y_pred_shape, override=None):
@@ -166,15 +162,11 @@ def detect_label_mode(name, loss, y_true_shape, y_pred_shape, override=None):
         )
     element = y_pred_shape[:-1]
     if mode == "sparse":
-        ok = _same_dims(y_true_shape, element) or _same_dims(
-            y_true_shape, element + (1,)
-        )
+        ok = _same_dims(y_true_shape, element) or _same_dims(y_true_shape, element + (1,))
         expected = f"{_shape_str(element)} or {_shape_str(element + (1,))} (integer class indices)"
         num_classes = last
     elif mode == "binary":
-        ok = last == 1 and (
-            _same_dims(y_true_shape, y_pred_shape) or _same_dims(y_true_shape, element)
-        )
+        ok = last == 1 and (_same_dims(y_true_shape, y_pred_shape) or _same_dims(y_true_shape, element))
         expected = f"{_shape_str(y_pred_shape)} with one unit of prediction"
         num_classes = 2
     else:
@@ -219,7 +211,10 @@ def loss_spec(name, loss, y_true_shape, y_pred_shape, override=None):
     """
     mode, num_classes = detect_label_mode(name, loss, y_true_shape, y_pred_shape, override)
     return OutputSpec(
-        name=name, label_mode=mode, num_classes=num_classes, pred_rank=len(tuple(y_pred_shape)),
+        name=name,
+        label_mode=mode,
+        num_classes=num_classes,
+        pred_rank=len(tuple(y_pred_shape)),
         ignore_class=_ignore_class(loss) if mode == "sparse" else None,
     )
 
@@ -297,8 +292,7 @@ def split_class_weight(class_weight, output_names):
             f"{type(class_weight).__name__}"
         )
     per_class = len(values) > 0 and all(
-        _is_number(v) or (isinstance(v, (list, tuple)) and all(_is_number(u) for u in v))
-        for v in values
+        _is_number(v) or (isinstance(v, (list, tuple)) and all(_is_number(u) for u in v)) for v in values
     )
     if per_class and n == 1:
         return [class_weight]
@@ -311,7 +305,6 @@ def split_class_weight(class_weight, output_names):
         )
     if len(values) != n:
         raise ValueError(
-            f"`class_weight` given as a list must have one entry per output "
-            f"({n}: {names}). Received {len(values)} entries."
+            f"`class_weight` given as a list must have one entry per output ({n}: {names}). Received {len(values)} entries."
         )
     return list(class_weight)

@@ -77,15 +77,11 @@ class LabelCounts:
             if self.ignore_class is not None:
                 labels = labels[labels != self.ignore_class]
             if labels.size and labels.min() < 0:
-                raise ValueError(
-                    f"Output '{self.name}': class indices must be >= 0. "
-                    f"Received {labels.min()}."
-                )
+                raise ValueError(f"Output '{self.name}': class indices must be >= 0. Received {labels.min()}.")
             found = np.bincount(labels, minlength=len(self.counts))
             if self.num_classes is not None and len(found) > self.num_classes:
                 raise ValueError(
-                    f"Output '{self.name}': labels must be class indices in "
-                    f"[0, {self.num_classes}). Received {len(found) - 1}."
+                    f"Output '{self.name}': labels must be class indices in [0, {self.num_classes}). Received {len(found) - 1}."
                 )
             if len(found) > len(self.counts):
                 self.counts = np.pad(self.counts, (0, len(found) - len(self.counts)))
@@ -208,7 +204,7 @@ class InversePower(Strategy):
         self.name = "sqrt" if self.power == 0.5 else f"inverse_power({self.power:g})"
 
     def raw_weights(self, counts):
-        return counts ** -self.power
+        return counts**-self.power
 
     def get_config(self):
         return {"power": self.power}
@@ -336,8 +332,7 @@ def compute_class_weight(strategy, labels, *, label_mode="sparse", num_classes=N
         >>> compute_class_weight("balanced", np.array([0, 0, 0, 1])).tolist()
         [0.6666666865348816, 2.0]
     """
-    counts = count_labels(labels, label_mode=label_mode, num_classes=num_classes,
-                          sample_weight=sample_weight)
+    counts = count_labels(labels, label_mode=label_mode, num_classes=num_classes, sample_weight=sample_weight)
     return get_strategy(strategy)(counts, name="labels")
 
 
@@ -347,8 +342,7 @@ def _check_weight_values(values, name, key=None):
     if bad.any():
         where = "" if key is None else f" for class {key}"
         raise ValueError(
-            f"Output '{name}': class weights must be finite and >= 0. "
-            f"Received {values[bad].ravel()[:5].tolist()}{where}."
+            f"Output '{name}': class weights must be finite and >= 0. Received {values[bad].ravel()[:5].tolist()}{where}."
         )
 
 
@@ -385,8 +379,7 @@ def table_from_weights(class_weight, spec):
             key = index
             if not 0 <= key < n:
                 raise ValueError(
-                    f"Output '{name}': class_weight key {key} is outside the "
-                    f"output's classes [0, {n}) ({n} classes)."
+                    f"Output '{name}': class_weight key {key} is outside the output's classes [0, {n}) ({n} classes)."
                 )
             _check_weight_values(value, name, key)
             if multilabel:

@@ -64,8 +64,7 @@ def objective(name, *, output=None, validation=True, direction=None):
         direction = _DIRECTIONS.get(name) or infer_metric_direction(name)
         if direction is None:
             raise ValueError(
-                f"Cannot infer whether objective {name!r} is minimised or maximised. "
-                f"Pass direction='min' or direction='max'."
+                f"Cannot infer whether objective {name!r} is minimised or maximised. Pass direction='min' or direction='max'."
             )
     if direction not in ("min", "max"):
         raise ValueError(f"Expected direction 'min' or 'max'. Received: direction={direction!r}")
@@ -123,9 +122,18 @@ class WeightedHyperModel(kt.HyperModel):
         ```
     """
 
-    def __init__(self, build_model, *, strategies=SEARCHABLE, power_range=(0.25, 1.0),
-                 betas=(0.9, 0.99, 0.999, 0.9999), deferred_epochs=(0,), outputs=None,
-                 name=None, tunable=True):
+    def __init__(
+        self,
+        build_model,
+        *,
+        strategies=SEARCHABLE,
+        power_range=(0.25, 1.0),
+        betas=(0.9, 0.99, 0.999, 0.9999),
+        deferred_epochs=(0,),
+        outputs=None,
+        name=None,
+        tunable=True,
+    ):
         super().__init__(name=name, tunable=tunable)
         unknown = [s for s in strategies if s not in SEARCHABLE]
         if unknown or not strategies:
@@ -191,9 +199,7 @@ class WeightedHyperModel(kt.HyperModel):
                 f"{type(model).__name__}. Build it with WeightedModel(inputs, outputs)."
             )
         if not model.compiled:
-            raise kt.errors.FatalValueError(
-                "`build_model(hp)` must return a compiled WeightedModel (optimizer, loss, metrics)."
-            )
+            raise kt.errors.FatalValueError("`build_model(hp)` must return a compiled WeightedModel (optimizer, loss, metrics).")
         if model.default_class_weight is not None:
             raise kt.errors.FatalValueError(
                 f"`build_model(hp)` compiled class_weight={model.default_class_weight!r}, which "

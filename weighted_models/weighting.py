@@ -37,8 +37,7 @@ def _squeeze_class_axis(y_true, pred_rank):
     return y_true
 
 
-def lookup_class_weights(y_true, table, *, label_mode, pred_rank, dtype="float32",
-                         ignore_class=None):
+def lookup_class_weights(y_true, table, *, label_mode, pred_rank, dtype="float32", ignore_class=None):
     """Per-element class weights of one output.
 
     Args:
@@ -122,10 +121,7 @@ def expand_sample_weight(sample_weight, *, weight_shape, name="output"):
     if rank > 1 and rank == weight_rank + 1 and sample_weight.shape[-1] == 1:
         sample_weight = ops.squeeze(sample_weight, axis=-1)
         rank -= 1
-    fits = all(
-        a is None or b is None or a == b or a == 1
-        for a, b in zip(tuple(sample_weight.shape)[1:], weight_shape[1:rank])
-    )
+    fits = all(a is None or b is None or a == b or a == 1 for a, b in zip(tuple(sample_weight.shape)[1:], weight_shape[1:rank]))
     if rank == 0 or rank > weight_rank or not fits:
         raise ValueError(
             f"Output '{name}': sample weights must have shape (batch,) or "
@@ -170,7 +166,11 @@ def element_weights(
     weights = None
     if table is not None:
         weights = lookup_class_weights(
-            y_true, table, label_mode=label_mode, pred_rank=pred_rank, dtype=dtype,
+            y_true,
+            table,
+            label_mode=label_mode,
+            pred_rank=pred_rank,
+            dtype=dtype,
             ignore_class=ignore_class,
         )
         if len(weights.shape) != len(weight_shape):
@@ -292,9 +292,7 @@ def reduce_weighted_loss(values, weights=None, mask=None, *, reduction="sum_over
         # further 1/replicas scaling. Weights carry no gradient.
         return ops.divide_no_nan(total_loss, sum_across_replicas(ops.stop_gradient(divisor)))
     else:
-        raise ValueError(
-            f"Unknown reduction {reduction!r}. Expected one of {REDUCTIONS}."
-        )
+        raise ValueError(f"Unknown reduction {reduction!r}. Expected one of {REDUCTIONS}.")
     return scale_loss_for_distribution(ops.divide_no_nan(total_loss, divisor))
 
 
@@ -327,8 +325,7 @@ def loss_reduction(loss, reduction):
     own = getattr(loss, "reduction", "sum_over_batch_size")
     if own in (None, "none"):
         raise ValueError(
-            f"Loss '{loss.name}' has reduction={own!r}: a training loss must "
-            f"reduce to a scalar. Use the default reduction."
+            f"Loss '{loss.name}' has reduction={own!r}: a training loss must reduce to a scalar. Use the default reduction."
         )
     if own == "mean":
         return "sum_over_batch_size"

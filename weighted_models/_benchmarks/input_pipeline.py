@@ -123,8 +123,12 @@ def pipeline_alone(n, rounds):
     """Batches per second of each pipeline variant, by consumer."""
     x, y, w = mnist_like_data(n)
     plain = tf.data.Dataset.from_tensor_slices((x, y, w)).batch(BATCH)
-    variants = {"plain": plain, "checked_map": checked_dataset(plain, checker()),
-                "identity_map": plain.map(_plus_zero), "host_check": host_checked(plain, checker())}
+    variants = {
+        "plain": plain,
+        "checked_map": checked_dataset(plain, checker()),
+        "identity_map": plain.map(_plus_zero),
+        "host_check": host_checked(plain, checker()),
+    }
     results = {}
     for consumer in (iterate_in_python, iterate_in_graph):
         for dataset in variants.values():
@@ -132,12 +136,16 @@ def pipeline_alone(n, rounds):
         rates = {name: [] for name in variants}
         names = list(variants)
         for r in range(rounds):
-            for name in names[r % len(names):] + names[:r % len(names)]:
+            for name in names[r % len(names) :] + names[: r % len(names)]:
                 rates[name].append(consumer(variants[name]))
         results[consumer.__name__] = summarize(rates, "plain") | {"batches_per_second": rates}
-        print(f"{consumer.__name__}: " + ", ".join(
-            f"{v} {statistics.median(rates[v]):.0f}/s ({results[consumer.__name__][v]['median_ratio']:.3f})"
-            for v in variants), flush=True)
+        print(
+            f"{consumer.__name__}: "
+            + ", ".join(
+                f"{v} {statistics.median(rates[v]):.0f}/s ({results[consumer.__name__][v]['median_ratio']:.3f})" for v in variants
+            ),
+            flush=True,
+        )
     return results
 
 
@@ -188,9 +196,11 @@ def end_to_end(n, rounds):
         sources["tf_data_sample_weight_xla"] = (xyw, {}, True)
     results = {}
     for source, (data, kwargs, jit_compile) in sources.items():
-        models = {"keras": build(keras.Model, jit_compile),
-                  "keras_repeat": build(keras.Model, jit_compile),  # A/A: the noise floor
-                  "weighted_model": build(WeightedModel, jit_compile)}
+        models = {
+            "keras": build(keras.Model, jit_compile),
+            "keras_repeat": build(keras.Model, jit_compile),  # A/A: the noise floor
+            "weighted_model": build(WeightedModel, jit_compile),
+        }
 
         def run(kind, models=models, data=data, kwargs=kwargs):
             timer = EpochTimer()
@@ -202,35 +212,47 @@ def end_to_end(n, rounds):
         seconds = {kind: [] for kind in models}
         kinds = list(models)
         for r in range(rounds):
-            for kind in kinds[r % len(kinds):] + kinds[:r % len(kinds)]:
+            for kind in kinds[r % len(kinds) :] + kinds[: r % len(kinds)]:
                 seconds[kind].append(run(kind))
         results[source] = summarize(seconds, "keras") | {"seconds_per_epoch": seconds}
-        print(f"{source}: keras {statistics.median(seconds['keras']):.3f} s, weighted_model "
-              f"{statistics.median(seconds['weighted_model']):.3f} s, paired ratio "
-              f"{results[source]['weighted_model']['median_ratio']:.3f} (A/A "
-              f"{results[source]['keras_repeat']['median_ratio']:.3f})", flush=True)
+        print(
+            f"{source}: keras {statistics.median(seconds['keras']):.3f} s, weighted_model "
+            f"{statistics.median(seconds['weighted_model']):.3f} s, paired ratio "
+            f"{results[source]['weighted_model']['median_ratio']:.3f} (A/A "
+            f"{results[source]['keras_repeat']['median_ratio']:.3f})",
+            flush=True,
+        )
     return results
 
 
 def _tables(alone, e2e):
     lines = []
     if alone:
-        lines += ["## Pipeline alone (batches per second; ratio to plain)", "",
-                  "| consumer | variant | median batches/s | median paired ratio to plain |", "|---|---|---|---|"]
+        lines += [
+            "## Pipeline alone (batches per second; ratio to plain)",
+            "",
+            "| consumer | variant | median batches/s | median paired ratio to plain |",
+            "|---|---|---|---|",
+        ]
         for consumer, summary in alone.items():
             for variant in ("plain", "checked_map", "identity_map", "host_check"):
                 rate = statistics.median(summary["batches_per_second"][variant])
                 lines.append(f"| {consumer} | {variant} | {rate:.0f} | {summary[variant]['median_ratio']:.3f} |")
         lines.append("")
     if e2e:
-        lines += ["## End to end (seconds per epoch; WeightedModel / keras.Model)", "",
-                  "| source | keras.Model s/epoch | WeightedModel s/epoch | median paired ratio "
-                  "| A/A: a second keras.Model (noise) |", "|---|---|---|---|---|"]
+        lines += [
+            "## End to end (seconds per epoch; WeightedModel / keras.Model)",
+            "",
+            "| source | keras.Model s/epoch | WeightedModel s/epoch | median paired ratio | A/A: a second keras.Model (noise) |",
+            "|---|---|---|---|---|",
+        ]
         for source, summary in e2e.items():
-            lines.append(f"| {source} | {summary['keras']['median']:.3f} | "
-                         f"{summary['weighted_model']['median']:.3f} | "
-                         f"{summary['weighted_model']['median_ratio']:.3f} | "
-                         f"{summary['keras_repeat']['median_ratio']:.3f} |")
+            lines.append(
+                f"| {source} | {summary['keras']['median']:.3f} | "
+                f"{summary['weighted_model']['median']:.3f} | "
+                f"{summary['weighted_model']['median_ratio']:.3f} | "
+                f"{summary['keras_repeat']['median_ratio']:.3f} |"
+            )
     return "\n".join(lines)
 
 
@@ -245,12 +267,21 @@ def main(argv=None):
     table = _tables(alone, e2e)
     print(table)
     backend = keras.backend.backend()
-    record = {"benchmark": f"input_pipeline_{backend}",
-              "settings": dict(samples=n, batch_size=BATCH, rounds=rounds, quick=args.quick,
-                               part=args.part, model="784-64-64-10 MLP, rmsprop"),
-              "versions": versions(), "results": {"pipeline_alone": alone, "end_to_end": e2e}}
-    stem = save_results(record, table=table, out=args.out, quick=args.quick,
-                        title=f"Input pipelines ({backend}): checked vs plain, WeightedModel vs keras.Model")
+    record = {
+        "benchmark": f"input_pipeline_{backend}",
+        "settings": dict(
+            samples=n, batch_size=BATCH, rounds=rounds, quick=args.quick, part=args.part, model="784-64-64-10 MLP, rmsprop"
+        ),
+        "versions": versions(),
+        "results": {"pipeline_alone": alone, "end_to_end": e2e},
+    }
+    stem = save_results(
+        record,
+        table=table,
+        out=args.out,
+        quick=args.quick,
+        title=f"Input pipelines ({backend}): checked vs plain, WeightedModel vs keras.Model",
+    )
     print(f"wrote {stem}.json and {stem}.md")
 
 

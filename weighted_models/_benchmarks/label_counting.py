@@ -63,8 +63,7 @@ def main(argv=None):
         "versions": {**versions(), "tensorflow": tf.__version__},  # tf.data is timed too
         "results": results,
     }
-    stem = save_results(record, table=table, title="Label counting for class-weight strategies",
-                        out=args.out, quick=args.quick)
+    stem = save_results(record, table=table, title="Label counting for class-weight strategies", out=args.out, quick=args.quick)
     print(f"wrote {stem}.json and {stem}.md")
 
 

@@ -64,18 +64,22 @@ def main(argv=None):
         for variant in VARIANTS:
             scores = np.array([run(variant, ratio, seed, epochs) for seed in range(seeds)])
             results[f"{ratio}/{variant}"] = {
-                "ratio": ratio, "variant": variant,
+                "ratio": ratio,
+                "variant": variant,
                 "balanced_accuracy_mean": float(scores[:, 0].mean()),
                 "balanced_accuracy_std": float(scores[:, 0].std()),
                 "macro_f1_mean": float(scores[:, 1].mean()),
                 "macro_f1_std": float(scores[:, 1].std()),
             }
             r = results[f"{ratio}/{variant}"]
-            print(f"ratio {ratio:>3} {variant:>18}: balanced accuracy {r['balanced_accuracy_mean']:.3f} "
-                  f"± {r['balanced_accuracy_std']:.3f}, macro F1 {r['macro_f1_mean']:.3f} ± {r['macro_f1_std']:.3f}")
+            print(
+                f"ratio {ratio:>3} {variant:>18}: balanced accuracy {r['balanced_accuracy_mean']:.3f} "
+                f"± {r['balanced_accuracy_std']:.3f}, macro F1 {r['macro_f1_mean']:.3f} ± {r['macro_f1_std']:.3f}"
+            )
     lines = ["| ratio | variant | balanced accuracy | macro F1 |", "|---|---|---|---|"] + [
         f"| {r['ratio']} | {r['variant']} | {r['balanced_accuracy_mean']:.3f} ± {r['balanced_accuracy_std']:.3f} "
-        f"| {r['macro_f1_mean']:.3f} ± {r['macro_f1_std']:.3f} |" for r in results.values()
+        f"| {r['macro_f1_mean']:.3f} ± {r['macro_f1_std']:.3f} |"
+        for r in results.values()
     ]
     record = {
         "benchmark": "quality",
@@ -83,8 +87,13 @@ def main(argv=None):
         "versions": versions(),
         "results": results,
     }
-    stem = save_results(record, table="\n".join(lines), out=args.out, quick=args.quick,
-                        title=f"Quality on long-tailed digits ({seeds} seeds, {epochs} epochs)")
+    stem = save_results(
+        record,
+        table="\n".join(lines),
+        out=args.out,
+        quick=args.quick,
+        title=f"Quality on long-tailed digits ({seeds} seeds, {epochs} epochs)",
+    )
     _plot(results, stem + ".png")
     print(f"wrote {stem}.json, {stem}.md and {stem}.png")
 
@@ -98,8 +107,12 @@ def _plot(results, path):
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for ax, ratio in zip(axes, (10, 100)):
         rows = [results[f"{ratio}/{v}"] for v in VARIANTS]
-        ax.bar(range(len(rows)), [r["balanced_accuracy_mean"] for r in rows],
-               yerr=[r["balanced_accuracy_std"] for r in rows], capsize=3)
+        ax.bar(
+            range(len(rows)),
+            [r["balanced_accuracy_mean"] for r in rows],
+            yerr=[r["balanced_accuracy_std"] for r in rows],
+            capsize=3,
+        )
         ax.set_xticks(range(len(rows)), VARIANTS, rotation=35, ha="right", fontsize=8)
         ax.set_title(f"imbalance ratio {ratio}")
         ax.set_ylim(0.5, 1.0)

@@ -119,8 +119,10 @@ def save_results(record, *, table, title, out, quick):
     with open(stem + ".json", "w") as f:
         json.dump(record, f, indent=2)
     with open(stem + ".md", "w") as f:
-        f.write(f"# {title}\n\nMachine: {record['machine']}\n\nSettings: {record['settings']}; "
-                f"versions: {record['versions']}\n\n{table}\n")
+        f.write(
+            f"# {title}\n\nMachine: {record['machine']}\n\nSettings: {record['settings']}; "
+            f"versions: {record['versions']}\n\n{table}\n"
+        )
     return stem
 
 
@@ -141,11 +143,11 @@ def benchmark_parser(name, doc, *, quick_help, rounds=False):
     Returns:
         An `argparse.ArgumentParser` the benchmark adds its own arguments to.
     """
-    parser = argparse.ArgumentParser(prog="weighted-models bench " + name.rsplit(".", 1)[-1],
-                                     description=doc.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="weighted-models bench " + name.rsplit(".", 1)[-1], description=doc.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=quick_help)
-    parser.add_argument("--out", default=DEFAULT_OUT,
-                        help=f"folder for the JSON, markdown and PNG results (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--out", default=DEFAULT_OUT, help=f"folder for the JSON, markdown and PNG results (default {DEFAULT_OUT})"
+    )
     if rounds:
         parser.add_argument("--rounds", type=int, default=None, help="override the number of rounds")
     return parser

@@ -37,8 +37,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 CLASSES = 10
 BATCH = 1024
 CASE_VARIANTS = {
-    "class_weights": ("keras_unweighted", "keras_class_weight", "keras_sample_weight",
-                      "weighted_model", "weighted_model_balanced"),
+    "class_weights": (
+        "keras_unweighted",
+        "keras_class_weight",
+        "keras_sample_weight",
+        "weighted_model",
+        "weighted_model_balanced",
+    ),
     "temporal": ("keras_unweighted", "keras_sample_weight", "weighted_model"),
 }
 
@@ -80,8 +85,7 @@ def child(case, variant, n, timesteps, repeats):
         return {}
 
     def fit(x_, y_):
-        model.fit(x_, y_, batch_size=BATCH, epochs=1, steps_per_epoch=1, shuffle=False,
-                  verbose=0, **kwargs_for(y_))
+        model.fit(x_, y_, batch_size=BATCH, epochs=1, steps_per_epoch=1, shuffle=False, verbose=0, **kwargs_for(y_))
 
     fit(x[:BATCH], y[:BATCH])  # tracing
     rss_before = _peak_rss_mb()
@@ -92,13 +96,21 @@ def child(case, variant, n, timesteps, repeats):
         seconds.append(time.perf_counter() - start)
     # The peak is a high-water mark: later repeats reuse what the first freed.
     peak_growth = _peak_rss_mb() - rss_before
-    print(json.dumps({"seconds": seconds, "peak_rss_growth_mb": peak_growth,
-                      "data_mb": (x.nbytes + y.nbytes) / 2**20}))
+    print(json.dumps({"seconds": seconds, "peak_rss_growth_mb": peak_growth, "data_mb": (x.nbytes + y.nbytes) / 2**20}))
 
 
 def measure(case, variant, n, timesteps, repeats):
-    command = [sys.executable, "-m", "weighted_models._benchmarks.startup_memory", "--child", case, variant,
-               str(n), str(timesteps), str(repeats)]
+    command = [
+        sys.executable,
+        "-m",
+        "weighted_models._benchmarks.startup_memory",
+        "--child",
+        case,
+        variant,
+        str(n),
+        str(timesteps),
+        str(repeats),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{case}/{variant} failed:\n{done.stderr[-3000:]}")
@@ -115,14 +127,16 @@ def main(argv=None):
 
     import numpy as np
 
-
     repeats = 2 if args.quick else 5
     runs = [("class_weights", n, 0) for n in ((1_000_000,) if args.quick else (1_000_000, 10_000_000))]
     runs.append(("temporal", 20_000 if args.quick else 100_000, 100))
-    results, lines = [], [
-        "| case | labels | variant | start-up s (median) | vs unweighted | peak memory growth MiB |",
-        "|---|---|---|---|---|---|",
-    ]
+    results, lines = (
+        [],
+        [
+            "| case | labels | variant | start-up s (median) | vs unweighted | peak memory growth MiB |",
+            "|---|---|---|---|---|---|",
+        ],
+    )
     for case, n, timesteps in runs:
         labels = n * max(timesteps, 1)
         rows = {}
@@ -131,19 +145,32 @@ def main(argv=None):
         base = float(np.median(rows["keras_unweighted"]["seconds"]))
         for variant, row in rows.items():
             median = float(np.median(row["seconds"]))
-            results.append({"case": case, "samples": n, "timesteps": timesteps, "labels": labels,
-                            "variant": variant, "seconds_median": median,
-                            "seconds_extra_over_unweighted": median - base, **row})
-            lines.append(f"| {case} | {labels:,} | {variant} | {median:.3f} | "
-                         f"{median - base:+.3f} s | {row['peak_rss_growth_mb']:.0f} |")
+            results.append(
+                {
+                    "case": case,
+                    "samples": n,
+                    "timesteps": timesteps,
+                    "labels": labels,
+                    "variant": variant,
+                    "seconds_median": median,
+                    "seconds_extra_over_unweighted": median - base,
+                    **row,
+                }
+            )
+            lines.append(
+                f"| {case} | {labels:,} | {variant} | {median:.3f} | {median - base:+.3f} s | {row['peak_rss_growth_mb']:.0f} |"
+            )
             print(lines[-1], flush=True)
     table = "\n".join(lines)
-    settings = dict(batch_size=BATCH, classes=CLASSES, repeats=repeats, quick=args.quick,
-                    timed="fit(epochs=1, steps_per_epoch=1) after a traced warm-up fit")
-    record = {"benchmark": "startup_memory", "settings": settings, "versions": versions(),
-              "results": results}
-    stem = save_results(record, table=table, out=args.out, quick=args.quick,
-                        title="Start-up cost and peak memory growth of fit")
+    settings = dict(
+        batch_size=BATCH,
+        classes=CLASSES,
+        repeats=repeats,
+        quick=args.quick,
+        timed="fit(epochs=1, steps_per_epoch=1) after a traced warm-up fit",
+    )
+    record = {"benchmark": "startup_memory", "settings": settings, "versions": versions(), "results": results}
+    stem = save_results(record, table=table, out=args.out, quick=args.quick, title="Start-up cost and peak memory growth of fit")
     print(f"wrote {stem}.json and {stem}.md")
 
 

@@ -41,8 +41,14 @@ from keras import layers, ops  # noqa: E402
 from weighted_models import WeightedModel  # noqa: E402
 from weighted_models._benchmarks.records import accelerator, benchmark_parser, save_results, summarize, versions  # noqa: E402
 
-VARIANTS = ("keras_unweighted", "keras_unweighted_repeat", "keras_class_weight",
-            "keras_sample_weight", "handwritten_loss", "weighted_model")
+VARIANTS = (
+    "keras_unweighted",
+    "keras_unweighted_repeat",
+    "keras_class_weight",
+    "keras_sample_weight",
+    "handwritten_loss",
+    "weighted_model",
+)
 BASELINE = "keras_unweighted"
 
 
@@ -90,8 +96,7 @@ class Scenario:
         keras.utils.set_random_seed(0)
         inputs = keras.Input(self.input_shape)
         features = self.trunk(inputs)
-        outputs = [layers.Dense(self.classes, activation="softmax", name=f"head{i}")(features)
-                   for i in range(self.heads)]
+        outputs = [layers.Dense(self.classes, activation="softmax", name=f"head{i}")(features) for i in range(self.heads)]
         cls = WeightedModel if variant == "weighted_model" else keras.Model
         model = cls(inputs, outputs[0] if self.heads == 1 else outputs)
         loss = "categorical_crossentropy" if self.one_hot else "sparse_categorical_crossentropy"
@@ -169,8 +174,7 @@ def scaling_scenarios(quick):
     return (
         [("outputs", k, Scenario(f"outputs_{k}", (128,), _trunk, heads=k)) for k in heads]
         + [("classes", c, Scenario(f"classes_{c}", (128,), _trunk, classes=c)) for c in classes]
-        + [("timesteps", t, Scenario(f"timesteps_{t}", (t, 8), _tagger, timesteps=t))
-           for t in timesteps]
+        + [("timesteps", t, Scenario(f"timesteps_{t}", (t, 8), _tagger, timesteps=t)) for t in timesteps]
     )
 
 
@@ -221,26 +225,35 @@ def measure(scenario, *, max_steps, batch, rounds, fit_seconds):
 
     def run(variant, steps):
         timer = StepTimer()
-        models[variant].fit(x, y, batch_size=batch, epochs=1, steps_per_epoch=steps, verbose=0,
-                            shuffle=False, callbacks=[timer],
-                            **scenario.fit_kwargs(variant, weights))
+        models[variant].fit(
+            x,
+            y,
+            batch_size=batch,
+            epochs=1,
+            steps_per_epoch=steps,
+            verbose=0,
+            shuffle=False,
+            callbacks=[timer],
+            **scenario.fit_kwargs(variant, weights),
+        )
         return timer.median_ms()
 
     warm = {v: run(v, 20) for v in variants}  # tracing and first-call costs
-    graph_ops = {v: count_graph_ops(models[v], x, y, weights if v == "keras_sample_weight" else None)
-                 for v in variants}
+    graph_ops = {v: count_graph_ops(models[v], x, y, weights if v == "keras_sample_weight" else None) for v in variants}
     steps = int(np.clip(1e3 * fit_seconds / warm[BASELINE], 20, max_steps))
     times = {v: [] for v in variants}
     for r in range(rounds):
-        order = variants[r % len(variants):] + variants[:r % len(variants)]
+        order = variants[r % len(variants) :] + variants[: r % len(variants)]
         for variant in order:
             times[variant].append(run(variant, steps))
     return times, steps, graph_ops
 
 
 def _table(rows, key_name):
-    lines = [f"| {key_name} | variant | min ms/step | median ms/step | max ms/step "
-             "| median paired ratio to unweighted | graph ops |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"| {key_name} | variant | min ms/step | median ms/step | max ms/step | median paired ratio to unweighted | graph ops |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for key, summary, graph_ops in rows:
         for variant in VARIANTS:
             s = summary.get(variant)
@@ -248,25 +261,32 @@ def _table(rows, key_name):
                 lines.append(f"| {key} | {variant} | - | - | - | not expressible | - |")
                 continue
             ops_count = "-" if graph_ops is None else graph_ops[variant]
-            lines.append(f"| {key} | {variant} | {s['min']:.3f} | {s['median']:.3f} | "
-                         f"{s['max']:.3f} | {s['median_ratio']:.3f} | {ops_count} |")
+            lines.append(
+                f"| {key} | {variant} | {s['min']:.3f} | {s['median']:.3f} | "
+                f"{s['max']:.3f} | {s['median_ratio']:.3f} | {ops_count} |"
+            )
     return "\n".join(lines)
 
 
 def main(argv=None):
     parser = benchmark_parser(__name__, __doc__, quick_help="fewer steps, rounds and sweep points", rounds=True)
     parser.add_argument("--part", choices=("matrix", "scaling", "all"), default="all")
-    parser.add_argument("--only", default=None,
-                        help="comma-separated matrix scenarios or scaling axes to run")
+    parser.add_argument("--only", default=None, help="comma-separated matrix scenarios or scaling axes to run")
     args = parser.parse_args(argv)
     only = None if args.only is None else set(args.only.split(","))
     max_steps, rounds, fit_seconds = (60, 4, 0.15) if args.quick else (300, 11, 0.4)
     rounds = args.rounds or rounds
     batch = 64
-    settings = dict(max_steps_per_fit=max_steps, seconds_per_fit=fit_seconds, batch_size=batch,
-                    rounds=rounds, quick=args.quick, optimizer="rmsprop",
-                    jit_compile="Keras default (auto)",
-                    step_time="median time between batch ends within one fit")
+    settings = dict(
+        max_steps_per_fit=max_steps,
+        seconds_per_fit=fit_seconds,
+        batch_size=batch,
+        rounds=rounds,
+        quick=args.quick,
+        optimizer="rmsprop",
+        jit_compile="Keras default (auto)",
+        step_time="median time between batch ends within one fit",
+    )
     how = dict(max_steps=max_steps, batch=batch, rounds=rounds, fit_seconds=fit_seconds)
 
     if args.part in ("matrix", "all"):
@@ -275,18 +295,25 @@ def main(argv=None):
             if only is not None and scenario.name not in only:
                 continue
             times, steps, graph_ops = measure(scenario, **how)
-            results[scenario.name] = {"summary": summarize(times, BASELINE), "steps_per_fit": steps,
-                                      "graph_ops_per_step": graph_ops, "ms_per_step": times}
-            print(f"{scenario.name}: " + ", ".join(
-                f"{v} {s['median']:.3f} ms ({s['median_ratio']:.3f})"
-                for v, s in results[scenario.name]["summary"].items()), flush=True)
-        table = _table([(k, r["summary"], r["graph_ops_per_step"]) for k, r in results.items()],
-                       "scenario")
+            results[scenario.name] = {
+                "summary": summarize(times, BASELINE),
+                "steps_per_fit": steps,
+                "graph_ops_per_step": graph_ops,
+                "ms_per_step": times,
+            }
+            print(
+                f"{scenario.name}: "
+                + ", ".join(
+                    f"{v} {s['median']:.3f} ms ({s['median_ratio']:.3f})" for v, s in results[scenario.name]["summary"].items()
+                ),
+                flush=True,
+            )
+        table = _table([(k, r["summary"], r["graph_ops_per_step"]) for k, r in results.items()], "scenario")
         print(table)
-        record = {"benchmark": "throughput", "settings": settings, "versions": versions(),
-                  "results": results}
-        stem = save_results(record, table=table, out=args.out, quick=args.quick,
-                            title="Throughput: ms per training step by scenario")
+        record = {"benchmark": "throughput", "settings": settings, "versions": versions(), "results": results}
+        stem = save_results(
+            record, table=table, out=args.out, quick=args.quick, title="Throughput: ms per training step by scenario"
+        )
         print(f"wrote {stem}.json and {stem}.md")
 
     if args.part in ("scaling", "all"):
@@ -296,17 +323,27 @@ def main(argv=None):
                 continue
             times, steps, graph_ops = measure(scenario, **how)
             summary = summarize(times, BASELINE)
-            results.append({"axis": axis, "value": value, "summary": summary, "steps_per_fit": steps,
-                            "graph_ops_per_step": graph_ops, "ms_per_step": times})
-            print(f"{axis}={value}: " + ", ".join(
-                f"{v} {s['median_ratio']:.3f}" for v, s in summary.items()), flush=True)
-        table = _table([(f"{r['axis']}={r['value']}", r["summary"], r["graph_ops_per_step"])
-                        for r in results], "point")
+            results.append(
+                {
+                    "axis": axis,
+                    "value": value,
+                    "summary": summary,
+                    "steps_per_fit": steps,
+                    "graph_ops_per_step": graph_ops,
+                    "ms_per_step": times,
+                }
+            )
+            print(f"{axis}={value}: " + ", ".join(f"{v} {s['median_ratio']:.3f}" for v, s in summary.items()), flush=True)
+        table = _table([(f"{r['axis']}={r['value']}", r["summary"], r["graph_ops_per_step"]) for r in results], "point")
         print(table)
-        record = {"benchmark": "scaling", "settings": settings, "versions": versions(),
-                  "results": results}
-        stem = save_results(record, table=table, out=args.out, quick=args.quick,
-                            title="Scaling: weighting overhead as outputs, classes and timesteps grow")
+        record = {"benchmark": "scaling", "settings": settings, "versions": versions(), "results": results}
+        stem = save_results(
+            record,
+            table=table,
+            out=args.out,
+            quick=args.quick,
+            title="Scaling: weighting overhead as outputs, classes and timesteps grow",
+        )
         _plot(results, stem + ".png", {**record, "machine_device": accelerator()})
         print(f"wrote {stem}.json, {stem}.md and {stem}.png")
 
@@ -325,8 +362,9 @@ def _plot(results, path, record):
             xs = [r["value"] for r in points if variant in r["summary"]]
             ys = [r["summary"][variant]["median_ratio"] for r in points if variant in r["summary"]]
             if xs:
-                style = dict(color="grey", linestyle=":") if variant.endswith("repeat") else dict(
-                    color=f"C{VARIANTS.index(variant)}")
+                style = (
+                    dict(color="grey", linestyle=":") if variant.endswith("repeat") else dict(color=f"C{VARIANTS.index(variant)}")
+                )
                 ax.plot(xs, ys, marker="o", label=variant, **style)
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.axhline(1.03, color="grey", linestyle="--", linewidth=0.8)
@@ -339,11 +377,12 @@ def _plot(results, path, record):
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
     if handles:
-        fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles),
-                   fontsize=8)
+        fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), fontsize=8)
     backend = record["versions"]["backend"]
-    fig.suptitle(f"Weighting overhead ({backend}, {record['machine_device']}; dashed: +3%; "
-                 "dotted grey: a second unweighted run, the noise floor)")
+    fig.suptitle(
+        f"Weighting overhead ({backend}, {record['machine_device']}; dashed: +3%; "
+        "dotted grey: a second unweighted run, the noise floor)"
+    )
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)

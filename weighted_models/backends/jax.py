@@ -15,8 +15,7 @@ that finished (as on TensorFlow).
 
 from weighted_models.backends.host_checks import HostCheckedSteps
 
-_STATE_KEYS = ("trainable_variables", "non_trainable_variables", "optimizer_variables",
-               "metrics_variables")
+_STATE_KEYS = ("trainable_variables", "non_trainable_variables", "optimizer_variables", "metrics_variables")
 
 
 class JaxSteps(HostCheckedSteps):

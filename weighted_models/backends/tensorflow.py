@@ -36,8 +36,7 @@ class TensorFlowSteps:
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if y is None:
             return data
-        x, y = checked_batch(checker, x, y, sample_weight,
-                             guard_inputs=_forward_writes_state(self))
+        x, y = checked_batch(checker, x, y, sample_weight, guard_inputs=_forward_writes_state(self))
         return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
 
     def _logs_for_strategy(self, logs):
@@ -79,6 +78,4 @@ def _forward_writes_state(model):
 
 
 def _is_multi_worker(strategy):
-    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
-        strategy.extended._in_multi_worker_mode()
-    )
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (strategy.extended._in_multi_worker_mode())
