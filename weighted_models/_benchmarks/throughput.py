@@ -12,7 +12,7 @@ the median time from one batch end to the next within a fit:
   express it (one output, one label per sample);
 - `keras_sample_weight`: `keras.Model.fit(sample_weight=...)` with the
   per-sample (or per-timestep) class weights precomputed by the user;
-- `handwritten_loss`: the seeds/003 workaround, a `keras.Model` whose loss
+- `handwritten_loss`: the usual hand-written workaround, a `keras.Model` whose loss
   closes over the class-weight table and multiplies it in;
 - `weighted_model`: `WeightedModel` with `class_weight` in `compile`.
 
@@ -116,7 +116,7 @@ class Scenario:
 
 
 def weighted_crossentropy(table, one_hot):
-    """The seeds/003 workaround: a loss closing over the class-weight table."""
+    """The usual hand-written workaround: a loss closing over the class-weight table."""
     table = ops.convert_to_tensor(table)
 
     def loss(y_true, y_pred):
