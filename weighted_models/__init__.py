@@ -3,6 +3,8 @@
 from weighted_models.callbacks import ClassWeightScheduler, DeferredReweighting, PerClassReport
 from weighted_models.data import InvalidLabelsError
 from weighted_models.losses import (
+    BalancedSoftmaxCrossentropy,
+    LDAMLoss,
     LogitAdjustedCrossentropy,
     LogitAdjustment,
     SparseCategoricalFocalCrossentropy,
@@ -42,6 +44,8 @@ __all__ = [
     "ClassWeightScheduler",
     "DeferredReweighting",
     "PerClassReport",
+    "BalancedSoftmaxCrossentropy",
+    "LDAMLoss",
     "LogitAdjustedCrossentropy",
     "LogitAdjustment",
     "SparseCategoricalFocalCrossentropy",

@@ -7,6 +7,11 @@
   `logits + tau * log(prior)`.
 - `LogitAdjustment` / `adjust_logits`: Menon et al.'s post-hoc adjustment
   at prediction, `logits - tau * log(prior)`, for a model trained without it.
+- `BalancedSoftmaxCrossentropy`: Balanced Softmax (Ren et al., NeurIPS 2020),
+  cross-entropy of `logits + log(counts)`.
+- `LDAMLoss`: the label-distribution-aware margin loss (Cao et al., NeurIPS
+  2019): a per-class margin `C / n_c ** (1/4)` taken off the true class's
+  logit, before a scaled cross-entropy.
 
 Each loss declares its `label_mode`, so WeightedModel knows how class
 weights map onto its labels.
@@ -165,6 +170,145 @@ class LogitAdjustedCrossentropy(keras.losses.Loss):
             "tau": self.tau,
             "sparse": self.sparse,
             "from_logits": self.from_logits,
+        }
+
+
+@keras.saving.register_keras_serializable(package="weighted_models")
+class BalancedSoftmaxCrossentropy(LogitAdjustedCrossentropy):
+    """Balanced Softmax cross-entropy (Ren et al., NeurIPS 2020).
+
+    The cross-entropy of `softmax(logits + log(counts))`: the softmax is
+    corrected for the label distribution of the training set, so the logits
+    learn scores for a balanced one. It is the logit-adjusted loss with
+    `tau = 1` (Menon et al. and Ren et al. arrive at the same loss), kept
+    under its own name because that is how the papers compare it. Predict with
+    the raw logits.
+
+    Args:
+        counts: training counts (or probabilities) of the classes, e.g.
+            `count_labels(y_train, num_classes=C)`.
+        sparse: integer labels (`True`) or one-hot/soft labels (`False`).
+        from_logits: whether predictions are logits (else probabilities,
+            whose log is used as logits).
+        reduction: as for any Keras loss.
+        name: as for any Keras loss.
+        dtype: as for any Keras loss.
+
+    Raises:
+        ValueError: `counts` are not at least 2 positive, finite values.
+
+    Examples:
+        >>> loss = BalancedSoftmaxCrossentropy(counts=[90, 10])
+        >>> round(float(loss(np.array([1]), np.array([[0.0, 0.0]]))), 5)  # -log(10 / 100)
+        2.30259
+    """
+
+    def __init__(
+        self,
+        counts,
+        sparse=True,
+        from_logits=True,
+        reduction="sum_over_batch_size",
+        name="balanced_softmax_crossentropy",
+        dtype=None,
+    ):
+        super().__init__(counts, tau=1.0, sparse=sparse, from_logits=from_logits, reduction=reduction, name=name, dtype=dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config["counts"] = config.pop("prior")
+        del config["tau"]
+        return config
+
+
+@keras.saving.register_keras_serializable(package="weighted_models")
+class LDAMLoss(keras.losses.Loss):
+    """The label-distribution-aware margin loss (Cao et al., NeurIPS 2019).
+
+    Each class `c` gets a margin `m_c = C / n_c ** (1/4)`, with `C` set so that
+    the largest margin (the rarest class's) is `max_margin`. The margin is
+    taken off the logit of the true class and the result is scaled before the
+    softmax cross-entropy:
+
+        loss = cross_entropy(y, scale * (logits - sum_c y_c m_c e_c))
+
+    (for one-hot labels, `m_y` off the true logit). Cao et al. use it on
+    cosine logits (a normalised last layer, hence `scale = 30` in their code)
+    and combine it with deferred re-weighting (LDAM-DRW): train with it, then
+    add class weights for the last epochs with `DeferredReweighting`. For an
+    ordinary `Dense` layer's logits, use `scale=1`.
+
+    Args:
+        counts: training counts of the classes, e.g.
+            `count_labels(y_train, num_classes=C)`.
+        max_margin: the margin of the rarest class (0.5 in the paper).
+        scale: the factor on the margin-adjusted logits (`s`, 30 in the
+            paper's code for cosine logits).
+        sparse: integer labels (`True`) or one-hot/soft labels (`False`).
+        reduction: as for any Keras loss.
+        name: as for any Keras loss.
+        dtype: as for any Keras loss.
+
+    Raises:
+        ValueError: `counts` are not at least 2 positive, finite values, or
+            `max_margin` or `scale` is not positive and finite.
+
+    Examples:
+        >>> loss = LDAMLoss(counts=[10000, 1], max_margin=0.5, scale=1.0)
+        >>> [round(m, 3) for m in loss.margins]
+        [0.05, 0.5]
+        >>> round(float(loss(np.array([1]), np.array([[0.0, 0.0]]))), 5)  # -log softmax([0, -0.5])[1]
+        0.97408
+    """
+
+    def __init__(
+        self,
+        counts,
+        max_margin=0.5,
+        scale=30.0,
+        sparse=True,
+        reduction="sum_over_batch_size",
+        name="ldam_loss",
+        dtype=None,
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        share = _prior(counts)  # validated; the margins depend on the ratios only
+        for key, value in (("max_margin", max_margin), ("scale", scale)):
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"Expected `{key}` > 0 and finite. Received: {key}={value}")
+        raw = share**-0.25
+        self.margins = (raw * (max_margin / raw.max())).tolist()
+        self.counts = [float(c) for c in np.asarray(counts, "float64")]
+        self.max_margin = float(max_margin)
+        self.scale = float(scale)
+        self.sparse = sparse
+        self.label_mode = "sparse" if sparse else "categorical"
+
+    def call(self, y_true, y_pred):
+        classes = len(self.margins)
+        if y_pred.shape[-1] != classes:
+            raise ValueError(
+                f"`counts` has {classes} classes but the predictions have "
+                f"{y_pred.shape[-1]}. Received predictions of shape {tuple(y_pred.shape)}."
+            )
+        y_true = ops.convert_to_tensor(y_true)
+        if self.sparse:
+            if len(y_true.shape) == len(y_pred.shape):
+                y_true = ops.squeeze(y_true, axis=-1)
+            y_true = ops.one_hot(ops.cast(y_true, "int32"), classes, dtype=y_pred.dtype)
+        else:
+            y_true = ops.cast(y_true, y_pred.dtype)
+        margins = ops.convert_to_tensor(np.asarray(self.margins, "float32"), dtype=y_pred.dtype)
+        logits = self.scale * (y_pred - y_true * margins)
+        return keras.losses.categorical_crossentropy(y_true, logits, from_logits=True)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "counts": self.counts,
+            "max_margin": self.max_margin,
+            "scale": self.scale,
+            "sparse": self.sparse,
         }
 
 
