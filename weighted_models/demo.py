@@ -15,6 +15,8 @@ import os
 import keras
 import numpy as np
 
+from weighted_models.datasets import long_tailed_counts
+
 MATPLOTLIB_NEEDED = "the plots need matplotlib: pip install 'weighted_models[plot]'"
 
 
@@ -34,10 +36,9 @@ def long_tailed_digits(*, ratio=100, n_max=150, test_per_class=30, seed=0):
     y = digits.target.astype("int64")
     rng = np.random.default_rng(seed)
     train_idx, test_idx = [], []
-    for c in range(10):
+    for c, keep in enumerate(long_tailed_counts(10, ratio, n_max)):
         idx = rng.permutation(np.flatnonzero(y == c))
         test_idx.extend(idx[:test_per_class])
-        keep = max(1, int(n_max * ratio ** (-c / 9)))
         train_idx.extend(idx[test_per_class : test_per_class + keep])
     train_idx = rng.permutation(train_idx)
     return x[train_idx], y[train_idx], x[test_idx], y[test_idx]
