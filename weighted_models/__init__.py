@@ -21,6 +21,7 @@ from weighted_models.metrics import (
 )
 from weighted_models.model import FunctionalWeightedModel, WeightedModel
 from weighted_models.outputs import LABEL_MODES, OutputSpec
+from weighted_models.sampling import ClassBalancedSampler, class_balanced_dataset
 from weighted_models.strategies import (
     STRATEGIES,
     Balanced,
@@ -64,6 +65,8 @@ __all__ = [
     "REDUCTIONS",
     "STRATEGIES",
     "WeightedModel",
+    "ClassBalancedSampler",
+    "class_balanced_dataset",
     "Balanced",
     "EffectiveNumber",
     "InversePower",
