@@ -64,7 +64,7 @@ def class_sampling_probabilities(counts, power=0.0, *, progress=1.0):
     if not 0.0 <= progress <= 1.0:
         raise ValueError(f"Expected `progress` in [0, 1]. Received: progress={progress!r}")
     present = counts > 0
-    target = np.where(present, np.power(counts, power, where=present, out=np.zeros_like(counts)), 0.0)
+    target = np.where(present, counts, 1.0) ** power * present  # absent classes: 0, also for q = 0
     target /= target.sum()
     instance = counts / counts.sum()
     return (1.0 - progress) * instance + progress * target
@@ -187,14 +187,19 @@ class ClassBalancedSampler(keras.utils.PyDataset):
         self._draw()
 
 
-def _sampled_labels(y, output):
+def _output_labels(y, output):
+    """The labels balanced on: `y`, or `y[output]` for labels by output name."""
     if isinstance(y, dict):
         if output not in y:
             raise ValueError(f"With labels for several outputs, pass `output=` (one of {sorted(y)}). Received: output={output!r}")
-        y = y[output]
-    elif output is not None:
+        return y[output]
+    if output is not None:
         raise ValueError(f"`output={output!r}` needs a dict of labels by output name.")
-    labels = np.asarray(y)
+    return y
+
+
+def _sampled_labels(y, output):
+    labels = np.asarray(_output_labels(y, output))
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer) or (labels.size and labels.min() < 0):
@@ -252,24 +257,15 @@ def class_balanced_dataset(dataset, *, power=0.0, counts=None, num_classes=None,
     spec = dataset.element_spec
     if not isinstance(spec, tuple) or len(spec) not in (2, 3):
         raise ValueError(f"Expected a dataset of (x, y) or (x, y, sample_weight) elements. Received elements of {spec}")
-    label_spec = spec[1]
-    if isinstance(label_spec, dict):
-        if output not in label_spec:
-            raise ValueError(
-                f"With labels for several outputs, pass `output=` (one of {sorted(label_spec)}). Received: output={output!r}"
-            )
-        label_spec = label_spec[output]
-    elif output is not None:
-        raise ValueError(f"`output={output!r}` needs a dict of labels by output name.")
-    if not label_spec.dtype.is_integer or label_spec.shape.rank not in (0, None) and label_spec.shape != (1,):
+    label_spec = _output_labels(spec[1], output)
+    if not label_spec.dtype.is_integer or (label_spec.shape.rank not in (0, None) and label_spec.shape != (1,)):
         raise ValueError(
             "Class-balanced sampling needs one integer class index per element (unbatched, shape () or (1,)). "
             f"Received labels of shape {label_spec.shape} and dtype {label_spec.dtype.name}."
         )
 
     def label_of(*element):
-        y = element[1] if output is None else element[1][output]
-        return tf.reshape(y, [])
+        return tf.reshape(_output_labels(element[1], output), [])
 
     if counts is None:
         if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
