@@ -261,3 +261,198 @@ def test_deferral_is_conditional_on_a_weighting_and_the_space_is_whole_before_th
         seen.add(hp.values["class_weight"])
         assert hp.is_active("deferred_reweighting_epoch") == (hp.values["class_weight"] != "none")
     assert seen == {"none", "balanced"}
+
+
+# ----------------------------------------------------------- method families
+
+COUNTS = np.bincount(Y, minlength=3)
+
+
+def build_logits(hp):
+    inputs = keras.Input((6,))
+    h = keras.layers.Dense(hp.Choice("units", [4, 8]), activation="relu")(inputs)
+    model = WeightedModel(inputs, keras.layers.Dense(3)(h))
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=imbalance_metrics(3))
+    return model
+
+
+def _families(**kwargs):
+    return WeightedHyperModel(build_logits, sampling_powers=(0.0, 0.5), losses=tuning.LOSS_FAMILIES, counts=COUNTS, **kwargs)
+
+
+def _fixed(**values):
+    """HyperParameters with `values` chosen (and the rest at their defaults)."""
+    hp = kt.HyperParameters()
+    for name, value in values.items():
+        hp.Fixed(name, value)
+    return hp
+
+
+def test_the_method_family_is_a_choice_and_each_familys_hyperparameters_are_conditional_on_it():
+    hp = kt.HyperParameters()
+    _families().build(hp)
+    space = {p.name: p for p in hp.space}
+    assert list(space["method"].values) == ["reweighting", "sampling", "loss"]
+    for name, family in (("class_weight", "reweighting"), ("sampling_power", "sampling"), ("loss", "loss")):
+        (condition,) = space[name].conditions
+        assert (condition.name, list(condition.values)) == ("method", [family])
+    # Nested: the power is conditional on the family and on the strategy.
+    assert [(c.name, list(c.values)) for c in space["power"].conditions] == [
+        ("method", ["reweighting"]),
+        ("class_weight", ["inverse_power"]),
+    ]
+    for method, active in (("reweighting", "class_weight"), ("sampling", "sampling_power"), ("loss", "loss")):
+        hp = _fixed(method=method)
+        _families().build(hp)
+        assert {n for n in ("class_weight", "sampling_power", "loss") if hp.is_active(n)} == {active}
+    # Only re-weighting searched: the space is as before, with no `method`.
+    hp = kt.HyperParameters()
+    WeightedHyperModel(build_logits).build(hp)
+    assert "method" not in hp.values and "class_weight" in hp.values
+
+
+def _twin(model):
+    """A plain `keras.Model` copy of `model`'s network and weights (no shared layers)."""
+    twin = keras.models.clone_model(keras.Model(model.inputs, model.outputs[0]))
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+def _logit_reference(model, log_prior):
+    """Plain Keras: the same weights, `log_prior` added to the logits, cross-entropy (Menon et al.'s form)."""
+    inputs = keras.Input((6,))
+    logits = _twin(model)(inputs)
+    adjusted = keras.layers.Lambda(lambda z: z + np.asarray(log_prior, "float32"))(logits)
+    reference = keras.Model(inputs, adjusted)
+    reference.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return reference
+
+
+@pytest.mark.parametrize("family", ["logit_adjusted", "balanced_softmax"])
+def test_logit_adjusted_families_train_as_cross_entropy_on_prior_shifted_logits(family, tmp_path):
+    hypermodel = _families()
+    hp = _fixed(method="loss", loss=family, units=4)
+    model = hypermodel.build(hp)
+    reference = _logit_reference(model, np.log(COUNTS / COUNTS.sum()))
+    history = hypermodel.fit(hp, model, X, Y, epochs=2, batch_size=32, shuffle=False, verbose=0)
+    expected = reference.fit(X, Y, epochs=2, batch_size=32, shuffle=False, verbose=0)
+    np.testing.assert_allclose(history.history["loss"], expected.history["loss"], rtol=1e-4)
+    assert model.default_class_weight is None
+    # The model saves and reloads with its family loss.
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(loaded.evaluate(X, Y, verbose=0)[0], model.evaluate(X, Y, verbose=0)[0], rtol=1e-5)
+
+
+def test_ldam_drw_trains_with_margins_and_balanced_weights_from_its_deferred_epoch():
+    hypermodel = _families(deferred_fraction=0.5)
+    hp = _fixed(method="loss", loss="ldam_drw", units=4)
+    model = hypermodel.build(hp)
+    # NumPy reference margins (Cao et al.): m_c ∝ n_c^(-1/4), the largest 0.5.
+    margins = COUNTS**-0.25 * (0.5 / (COUNTS**-0.25).max())
+    reference = _twin(model)
+
+    def ldam_reference(y_true, logits):
+        one_hot = keras.ops.one_hot(keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32"), 3)
+        return keras.losses.categorical_crossentropy(one_hot, logits - one_hot * margins.astype("float32"), from_logits=True)
+
+    reference.compile("sgd", ldam_reference)
+    weights = COUNTS.sum() / (3 * COUNTS)  # "balanced"
+    history = hypermodel.fit(hp, model, X, Y, epochs=4, batch_size=32, shuffle=False, verbose=0)
+    first = reference.fit(X, Y, epochs=2, batch_size=32, shuffle=False, verbose=0)
+    then = reference.fit(
+        X, Y, initial_epoch=2, epochs=4, batch_size=32, shuffle=False, verbose=0, sample_weight=per_sample(weights, Y)
+    )
+    np.testing.assert_allclose(history.history["loss"], first.history["loss"] + then.history["loss"], rtol=1e-4)
+    assert history.history["class_weight_alpha"] == [0.0, 0.0, 1.0, 1.0]
+
+
+class LabelShares(keras.metrics.Metric):
+    """The share of class `c` among the labels a model trained on (an independent count)."""
+
+    def __init__(self, c, **kwargs):
+        super().__init__(name=f"share_{c}", **kwargs)
+        self.c = c
+        self.hits = self.add_variable((), initializer="zeros", name="hits")
+        self.total = self.add_variable((), initializer="zeros", name="total")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y = keras.ops.reshape(keras.ops.cast(y_true, "int32"), (-1,))
+        self.hits.assign_add(keras.ops.sum(keras.ops.cast(y == self.c, "float32")))
+        self.total.assign_add(keras.ops.cast(keras.ops.shape(y)[0], "float32"))
+
+    def result(self):
+        return self.hits / self.total
+
+
+def test_the_sampling_family_trains_on_class_balanced_batches():
+    def build_counting(hp):
+        model = build_logits(hp)
+        model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=[LabelShares(2)])
+        return model
+
+    hypermodel = WeightedHyperModel(build_counting, sampling_powers=(0.0,))
+    hp = _fixed(method="sampling", units=4)
+    model = hypermodel.build(hp)
+    counter = BatchCounter()
+    history = hypermodel.fit(hp, model, X, Y, epochs=2, batch_size=16, callbacks=[counter], verbose=0)
+    # Class 2 is 7% of Y; power 0 draws each class with probability 1/3
+    # (240 draws: sd 0.03, so > 0.2 is a 4-sd margin).
+    assert COUNTS[2] / len(Y) < 0.1 and history.history["share_2"][-1] > 0.2
+    assert counter.batches == 2 * 8  # an epoch is len(Y) draws: ceil(120 / 16) batches
+    assert model.default_class_weight is None
+
+
+def test_method_family_configuration_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"needs the training class counts: pass `counts=count_labels"):
+        WeightedHyperModel(build_logits, losses=("logit_adjusted",))
+    with pytest.raises(ValueError, match=r"Expected `losses` among .*Received: losses=\['focal'\]"):
+        WeightedHyperModel(build_logits, losses=("focal",), counts=COUNTS)
+    with pytest.raises(
+        ValueError, match=r"Expected `sampling_powers` to be values in \[0, 1\]. Received: sampling_powers=\[2.0\]"
+    ):
+        WeightedHyperModel(build_logits, sampling_powers=(2,))
+    with pytest.raises(ValueError, match=r"need a single-output model; `outputs=\['a', 'b'\]`"):
+        WeightedHyperModel(build_logits, sampling_powers=(0.0,), outputs=["a", "b"])
+    with pytest.raises(ValueError, match=r"Expected `counts` to be at least 2 positive"):
+        WeightedHyperModel(build_logits, losses=("balanced_softmax",), counts=[5, 0, 3])
+    # A loss family replaces a cross-entropy on logits only.
+    with pytest.raises(
+        kt.errors.FatalValueError, match=r"must be `keras.losses.SparseCategoricalCrossentropy\(from_logits=True\)`"
+    ):
+        WeightedHyperModel(build_model, losses=("logit_adjusted",), counts=COUNTS).build(_fixed(method="loss"))
+    # Sampling draws from arrays.
+    hypermodel = WeightedHyperModel(build_logits, sampling_powers=(0.0,))
+    hp = _fixed(method="sampling")
+    with pytest.raises(kt.errors.FatalValueError, match=r"needs NumPy arrays `x` and `y`. Received: x of type list"):
+        hypermodel.fit(hp, hypermodel.build(hp), [[1.0] * 6], epochs=1, verbose=0)
+    with pytest.raises(kt.errors.FatalValueError, match=r"pass `validation_data` to `search\(\)` instead of `validation_split`"):
+        hypermodel.fit(hp, hypermodel.build(hp), X, Y, validation_split=0.2, epochs=1, verbose=0)
+
+
+def test_a_search_over_the_families_keeps_each_trials_method_in_its_best_model(tmp_path):
+    tuner = kt.RandomSearch(
+        _families(),
+        objective=objective("balanced_accuracy"),
+        max_trials=8,
+        seed=2,
+        directory=str(tmp_path),
+        project_name="families",
+    )
+    tuner.search(X, Y, epochs=1, batch_size=32, validation_data=(X, Y), verbose=0)
+    trials = [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED"]
+    assert {t.hyperparameters.values["method"] for t in trials} == {"reweighting", "sampling", "loss"}
+    expected = {
+        "logit_adjusted": "LogitAdjustedCrossentropy",
+        "balanced_softmax": "BalancedSoftmaxCrossentropy",
+        "ldam_drw": "LDAMLoss",
+    }
+    for trial in trials:
+        values = trial.hyperparameters.values
+        model = tuner.load_model(trial)
+        loss = model._compile_arguments["loss"]
+        if values["method"] == "loss":
+            assert type(loss).__name__ == expected[values["loss"]]
+            assert (model.default_class_weight == "balanced") == (values["loss"] == "ldam_drw")
+        else:
+            assert isinstance(loss, keras.losses.SparseCategoricalCrossentropy)

@@ -1,6 +1,7 @@
 """WeightedModel: class, sample and temporal weights inside the training step."""
 
 import contextlib
+import types
 
 import keras
 import numpy as np
@@ -246,6 +247,24 @@ class WeightedModel(step_class(), keras.Model):
             label_mode=label_mode,
             reduction=reduction,
             validation_class_weight=validation_class_weight,
+        )
+        # The arguments as given, so that a compiled model can be compiled
+        # again with one of them changed (WeightedHyperModel's loss search).
+        # A read-only mapping, not a dict: Keras would track the metrics in a
+        # dict attribute as the model's own and log them after a recompile.
+        self._compile_arguments = types.MappingProxyType(
+            dict(
+                optimizer=optimizer,
+                loss=loss,
+                loss_weights=loss_weights,
+                metrics=metrics,
+                weighted_metrics=weighted_metrics,
+                run_eagerly=run_eagerly,
+                steps_per_execution=steps_per_execution,
+                jit_compile=jit_compile,
+                auto_scale_loss=auto_scale_loss,
+                **self._weighting_options,
+            )
         )
         self._fit_tables = None
         self._data_key = None

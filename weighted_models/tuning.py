@@ -4,22 +4,31 @@
   (architecture, optimizer, loss, metrics) and searches the weighting with
   it: the class-weight strategy (none, balanced, inverse power with its
   power — "sqrt" is 0.5 —, effective number with its beta) and the epoch at
-  which deferred re-weighting starts. Works with every Keras Tuner tuner.
+  which deferred re-weighting starts; optionally the method family too
+  (re-weighting, class-balanced sampling with its power, or a
+  long-tail loss), as conditional hyperparameters. Works with every Keras
+  Tuner tuner.
 - `objective(name)` gives Keras Tuner objectives for imbalance, by name, with
   their direction: validation balanced accuracy, macro F1, PR-AUC.
 - `weighted_models.hyperas.hyperas_tuner` runs a Hyperas-style model
   function with `{{choice(...)}}` markers under Keras Tuner, unchanged.
 """
 
+import contextlib
+
 import keras
 import keras_tuner as kt
+import numpy as np
 from keras_tuner.engine.metrics_tracking import infer_metric_direction
 
 from weighted_models.callbacks import DeferredReweighting
+from weighted_models.losses import BalancedSoftmaxCrossentropy, LDAMLoss, LogitAdjustedCrossentropy
 from weighted_models.model import WeightedModel
+from weighted_models.sampling import ClassBalancedSampler
 from weighted_models.strategies import EffectiveNumber, InversePower
 
 SEARCHABLE = ("none", "balanced", "inverse_power", "effective_number")
+LOSS_FAMILIES = ("logit_adjusted", "balanced_softmax", "ldam_drw")
 
 _DIRECTIONS = {
     "balanced_accuracy": "max",
@@ -92,6 +101,28 @@ class WeightedHyperModel(kt.HyperModel):
     - `deferred_reweighting_epoch`: one of `deferred_epochs` (0: weights
       from the first epoch), when more than one is given.
 
+    **Method families.** With `sampling_powers` or `losses`, a `method`
+    hyperparameter first chooses the family, and each family's own
+    hyperparameters are conditional on it:
+
+    - `method="reweighting"`: the class weights above (with `"none"` among
+      the strategies, this family includes plain training);
+    - `method="sampling"`: `sampling_power`, one of `sampling_powers`; `fit`
+      draws batches with `ClassBalancedSampler` (power `q`: 1 instance-, 0.5
+      square-root, 0 class-balanced) from the array `x` and `y` the search
+      gets, with no class weights (they would count the correction twice);
+    - `method="loss"`: `loss`, one of `losses`, replacing the compiled
+      cross-entropy: `"logit_adjusted"` (`LogitAdjustedCrossentropy`, tau
+      1), `"balanced_softmax"` (`BalancedSoftmaxCrossentropy`) or
+      `"ldam_drw"` (`LDAMLoss` with `ldam_scale`, plus balanced class weights
+      from epoch `int(deferred_fraction * epochs)` of each `fit` on). These
+      need the training `counts`, and `build_model` must compile a
+      cross-entropy on logits (`SparseCategoricalCrossentropy(from_logits=
+      True)` or `CategoricalCrossentropy(from_logits=True)`), whose
+      sparseness the replacement keeps.
+
+    The method families need a single-output model (no `outputs`).
+
     The chosen class weights become the model's `compile` class weights, so
     the best model reloads (`tuner.get_best_models()`, or `model.save` and
     `keras.models.load_model`) with its weighting and retrains with it;
@@ -106,6 +137,21 @@ class WeightedHyperModel(kt.HyperModel):
         deferred_epochs: start epochs of deferred re-weighting to search.
         outputs: output names to weight separately; `None` weights every
             output with one shared choice.
+        sampling_powers: sampling powers `q` in `[0, 1]` to search under
+            `method="sampling"`; `None` leaves sampling out.
+        losses: loss families (from `LOSS_FAMILIES`) to search under
+            `method="loss"`; `None` leaves them out.
+        counts: the training class counts (`count_labels(y_train,
+            num_classes=C)`), needed by `losses`.
+        ldam_scale: the LDAM loss's `scale` (1 for an ordinary `Dense`
+            layer's logits, 30 for cosine logits as in Cao et al.).
+        deferred_fraction: where the re-weighting of `"ldam_drw"` starts, as
+            a fraction of `fit`'s epochs.
+
+    Raises:
+        ValueError: an unknown strategy or loss family, a bad range, power or
+            epoch, `losses` without `counts`, or method families with
+            `outputs`.
 
     Examples:
         ```python
@@ -131,6 +177,11 @@ class WeightedHyperModel(kt.HyperModel):
         betas=(0.9, 0.99, 0.999, 0.9999),
         deferred_epochs=(0,),
         outputs=None,
+        sampling_powers=None,
+        losses=None,
+        counts=None,
+        ldam_scale=1.0,
+        deferred_fraction=0.75,
         name=None,
         tunable=True,
     ):
@@ -144,7 +195,42 @@ class WeightedHyperModel(kt.HyperModel):
             raise ValueError(f"Expected every beta in [0, 1). Received: betas={list(betas)}")
         if any(not isinstance(e, int) or e < 0 for e in deferred_epochs) or not deferred_epochs:
             raise ValueError(f"Expected `deferred_epochs` to be ints >= 0. Received: {list(deferred_epochs)}")
+        if sampling_powers is not None:
+            sampling_powers = [float(q) for q in sampling_powers]
+            if not sampling_powers or any(not 0.0 <= q <= 1.0 for q in sampling_powers):
+                raise ValueError(
+                    f"Expected `sampling_powers` to be values in [0, 1]. Received: sampling_powers={sampling_powers}"
+                )
+        if losses is not None:
+            losses = list(losses)
+            unknown = [name for name in losses if name not in LOSS_FAMILIES]
+            if unknown or not losses:
+                raise ValueError(f"Expected `losses` among {LOSS_FAMILIES}. Received: losses={losses}")
+            if counts is None:
+                raise ValueError(
+                    "Searching loss families needs the training class counts: pass `counts=count_labels(y_train, num_classes=C)`."
+                )
+            counts = np.asarray(counts, "float64")
+            if counts.ndim != 1 or counts.size < 2 or np.any(~np.isfinite(counts)) or np.any(counts <= 0):
+                raise ValueError(
+                    f"Expected `counts` to be at least 2 positive, finite class counts. Received: counts={counts.tolist()}"
+                )
+        if (sampling_powers or losses) and outputs is not None:
+            raise ValueError(
+                "The method families (`sampling_powers`, `losses`) need a single-output model; "
+                f"`outputs={list(outputs)}` weights several outputs separately."
+            )
+        if not (np.isfinite(ldam_scale) and ldam_scale > 0):
+            raise ValueError(f"Expected `ldam_scale` > 0 and finite. Received: ldam_scale={ldam_scale!r}")
+        if not 0.0 <= deferred_fraction <= 1.0:
+            raise ValueError(f"Expected `deferred_fraction` in [0, 1]. Received: deferred_fraction={deferred_fraction!r}")
         self.build_model = build_model
+        self.sampling_powers = sampling_powers
+        self.losses = losses
+        self.counts = None if counts is None else counts.tolist()
+        self.ldam_scale = float(ldam_scale)
+        self.deferred_fraction = float(deferred_fraction)
+        self.families = ["reweighting"] + ["sampling"] * bool(sampling_powers) + ["loss"] * bool(losses)
         self.strategies = list(strategies)
         self.power_range = tuple(float(p) for p in power_range)
         self.betas = [float(b) for b in betas]
@@ -169,8 +255,38 @@ class WeightedHyperModel(kt.HyperModel):
             return EffectiveNumber(beta)
         return choice
 
+    def method(self, hp):
+        """The method family that `hp` chose (`"reweighting"` when only that is searched)."""
+        if len(self.families) == 1:
+            return "reweighting"
+        return hp.Choice("method", self.families)
+
+    def _family(self, hp, family):
+        """Declares the hyperparameters inside it as conditional on the method family."""
+        if len(self.families) == 1:
+            return contextlib.nullcontext()
+        return hp.conditional_scope("method", [family])
+
+    def sampling_power(self, hp):
+        """The sampling power `q` that `hp` chose, or `None` outside `method="sampling"`."""
+        if not self.sampling_powers:
+            return None
+        with self._family(hp, "sampling"):
+            return hp.Choice("sampling_power", self.sampling_powers)
+
+    def loss_family(self, hp):
+        """The loss family that `hp` chose, or `None` outside `method="loss"`."""
+        if not self.losses:
+            return None
+        with self._family(hp, "loss"):
+            return hp.Choice("loss", self.losses)
+
     def class_weight(self, hp):
         """The `class_weight` that the hyperparameters `hp` stand for."""
+        with self._family(hp, "reweighting"):
+            return self._class_weight(hp)
+
+    def _class_weight(self, hp):
         if self.outputs is None:
             return self._strategy(hp, "")
         weights = {out: self._strategy(hp, f"{out}/") for out in self.outputs}
@@ -178,6 +294,10 @@ class WeightedHyperModel(kt.HyperModel):
 
     def _deferred_epoch(self, hp):
         """The deferred re-weighting start epoch; drawn only when a weighting is."""
+        with self._family(hp, "reweighting"):
+            return self._deferred_epoch_choice(hp)
+
+    def _deferred_epoch_choice(self, hp):
         if len(self.deferred_epochs) == 1:
             return self.deferred_epochs[0]
         weighted = [s for s in self.strategies if s != "none"]
@@ -205,11 +325,19 @@ class WeightedHyperModel(kt.HyperModel):
                 f"`build_model(hp)` compiled class_weight={model.default_class_weight!r}, which "
                 f"the weighting this WeightedHyperModel tunes would replace. {_FIXED_WEIGHTS_HINT}"
             )
+        # Every hyperparameter is declared here, so the search space is whole from the start.
+        method = self.method(hp)
+        class_weight = self.class_weight(hp)
+        self._deferred_epoch(hp)
+        self.sampling_power(hp)
+        family = self.loss_family(hp)
+        if method == "loss":
+            model = self._with_family_loss(model, family)
+            class_weight = "balanced" if family == "ldam_drw" else None
         try:
-            model.set_class_weight(self.class_weight(hp))
+            model.set_class_weight(class_weight)
         except ValueError as error:
             raise kt.errors.FatalValueError(str(error)) from error
-        self._deferred_epoch(hp)  # declared with the rest: the search space is whole from the start
         if model.built and not model.optimizer.built:
             # Keras Tuner reloads a trial's checkpoint into a freshly built
             # model: with its optimizer built, the optimizer's saved state is
@@ -238,10 +366,72 @@ class WeightedHyperModel(kt.HyperModel):
             # A per-batch hook makes Keras read the logs back every batch, so
             # only the first fit of a search carries it.
             callbacks.append(_ObjectiveCheck(unverified, self._logged_objectives))
-        start = self._deferred_epoch(hp)
-        if start > 0 and self.class_weight(hp) is not None:
-            callbacks.append(DeferredReweighting(start_epoch=start))
+        method = self.method(hp)
+        if method == "sampling":
+            args, kwargs = self._sampled(hp, args, kwargs)
+        elif method == "loss":
+            if self.loss_family(hp) == "ldam_drw":
+                start = int(self.deferred_fraction * kwargs.get("epochs", 1))
+                callbacks.append(DeferredReweighting(start_epoch=start))
+        else:
+            start = self._deferred_epoch(hp)
+            if start > 0 and self.class_weight(hp) is not None:
+                callbacks.append(DeferredReweighting(start_epoch=start))
         return model.fit(*args, callbacks=callbacks, **kwargs)
+
+    def _with_family_loss(self, model, family):
+        """`model` compiled again with the loss family in place of its cross-entropy."""
+        arguments = dict(model._compile_arguments)
+        loss = arguments["loss"]
+        sparse = isinstance(loss, keras.losses.SparseCategoricalCrossentropy)
+        if not (
+            isinstance(loss, (keras.losses.SparseCategoricalCrossentropy, keras.losses.CategoricalCrossentropy))
+            and loss.get_config().get("from_logits")
+        ):
+            raise kt.errors.FatalValueError(
+                "Searching loss families replaces the compiled loss, which must be "
+                "`keras.losses.SparseCategoricalCrossentropy(from_logits=True)` or "
+                f"`keras.losses.CategoricalCrossentropy(from_logits=True)`. Received: loss={loss!r}"
+            )
+        if family == "logit_adjusted":
+            arguments["loss"] = LogitAdjustedCrossentropy(self.counts, tau=1.0, sparse=sparse)
+        elif family == "balanced_softmax":
+            arguments["loss"] = BalancedSoftmaxCrossentropy(self.counts, sparse=sparse)
+        else:
+            arguments["loss"] = LDAMLoss(self.counts, scale=self.ldam_scale, sparse=sparse)
+        model.compile(**arguments)
+        return model
+
+    def _sampled(self, hp, args, kwargs):
+        """`fit`'s arguments with `x`, `y` replaced by a `ClassBalancedSampler`."""
+        kwargs = dict(kwargs)
+        args = list(args)
+        x = args.pop(0) if args else kwargs.pop("x", None)
+        y = args.pop(0) if args else kwargs.pop("y", None)
+        if y is None or not all(isinstance(a, np.ndarray) for a in keras.tree.flatten(x)):
+            raise kt.errors.FatalValueError(
+                "The sampling family draws batches from arrays: `search()` needs NumPy arrays "
+                f"`x` and `y`. Received: x of type {type(x).__name__}, y of type {type(y).__name__}."
+            )
+        if args:
+            raise kt.errors.FatalValueError(
+                "The sampling family replaces `x` and `y` by a sampler: pass `fit`'s other arguments "
+                f"to `search()` by keyword. Received {len(args)} more positional argument(s)."
+            )
+        if kwargs.get("validation_split"):
+            raise kt.errors.FatalValueError(
+                "The sampling family cannot split validation data off a sampler: pass "
+                "`validation_data` to `search()` instead of `validation_split`."
+            )
+        sampler = ClassBalancedSampler(
+            x,
+            y,
+            batch_size=kwargs.pop("batch_size", None) or 32,
+            power=self.sampling_power(hp),
+            sample_weight=kwargs.pop("sample_weight", None),
+        )
+        kwargs.pop("shuffle", None)  # the sampler draws a new order every epoch
+        return [sampler], kwargs
 
 
 _FIXED_WEIGHTS_HINT = (
