@@ -123,3 +123,61 @@ def test_tf_data_sampler_trains_and_refuses_what_it_cannot_count():
         class_balanced_dataset(tf.data.Dataset.from_tensor_slices((X, np.eye(4, dtype="int64")[Y])))
     counted = class_balanced_dataset(source.repeat(), counts=COUNTS, epoch_size=100)
     assert sum(1 for _ in counted) == 100
+
+
+def test_tf_data_progressive_sampling_follows_the_schedule_in_elements_drawn():
+    import tensorflow as tf
+
+    source = tf.data.Dataset.from_tensor_slices((X, Y)).cache()
+    epoch_size, epochs = 8000, 4
+    progressive = class_balanced_dataset(source, power=0.0, epoch_size=epoch_size, progressive_epochs=epochs, seed=5)
+    assert progressive.cardinality() == tf.data.INFINITE_CARDINALITY
+    y = np.concatenate([b[1] for b in progressive.batch(epoch_size).take(epochs + 2).as_numpy_iterator()])
+    for epoch in range(epochs + 2):
+        drawn = y[epoch * epoch_size : (epoch + 1) * epoch_size]
+        share = np.bincount(drawn, minlength=4) / epoch_size
+        p = expected(0.0, min(1.0, epoch / epochs))
+        np.testing.assert_allclose(share, p, atol=4 * np.sqrt(p * (1 - p) / epoch_size).max(), err_msg=f"epoch {epoch}")
+    with pytest.raises(
+        ValueError, match=r"Expected `progressive_epochs` to be an int >= 1 or None. Received: progressive_epochs=0"
+    ):
+        class_balanced_dataset(source, progressive_epochs=0)
+
+
+def test_tf_data_progressive_sampling_spans_keras_epochs_with_steps_per_epoch():
+    import tensorflow as tf
+
+    class Shares(keras.callbacks.Callback):
+        """Reads the rarest class's share per epoch from a label-counting metric."""
+
+        def __init__(self):
+            super().__init__()
+            self.shares = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.shares.append(logs["share_3"])
+
+    class Share3(keras.metrics.Metric):
+        def __init__(self):
+            super().__init__(name="share_3")
+            self.hits = self.add_variable((), initializer="zeros", name="hits")
+            self.total = self.add_variable((), initializer="zeros", name="total")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            y = keras.ops.reshape(keras.ops.cast(y_true, "int32"), (-1,))
+            self.hits.assign_add(keras.ops.sum(keras.ops.cast(y == 3, "float32")))
+            self.total.assign_add(keras.ops.cast(keras.ops.shape(y)[0], "float32"))
+
+        def result(self):
+            return self.hits / self.total
+
+    source = tf.data.Dataset.from_tensor_slices((X / 500.0, Y)).cache()
+    progressive = class_balanced_dataset(source, power=0.0, epoch_size=3200, progressive_epochs=2, seed=1)
+    inputs = keras.Input((2,))
+    model = WeightedModel(inputs, keras.layers.Dense(4, activation="softmax")(inputs))
+    model.compile("sgd", "sparse_categorical_crossentropy", metrics=[Share3()])
+    shares = Shares()
+    model.fit(progressive.batch(64), epochs=4, steps_per_epoch=50, callbacks=[shares], verbose=0)
+    # Class 3 is 4 of 529 samples: ~0.8% at epoch 0, 12.9% at epoch 1, 25% from epoch 2 on.
+    targets = [expected(0.0, min(1.0, e / 2))[3] for e in range(4)]
+    np.testing.assert_allclose(shares.shares, targets, atol=4 * np.sqrt(0.25 * 0.75 / 3200))

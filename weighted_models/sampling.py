@@ -210,7 +210,9 @@ def _sampled_labels(y, output):
     return labels
 
 
-def class_balanced_dataset(dataset, *, power=0.0, counts=None, num_classes=None, epoch_size=None, output=None, seed=None):
+def class_balanced_dataset(
+    dataset, *, power=0.0, counts=None, num_classes=None, epoch_size=None, progressive_epochs=None, output=None, seed=None
+):
     """A `tf.data.Dataset` of elements drawn with per-class probabilities.
 
     Each class's elements are cycled in a random order reshuffled on every
@@ -220,6 +222,15 @@ def class_balanced_dataset(dataset, *, power=0.0, counts=None, num_classes=None,
     `class_balanced_dataset(ds).batch(64)`. An epoch is `epoch_size`
     elements (by default the number of elements counted), freshly drawn on
     each pass.
+
+    With `progressive_epochs=T` (progressively-balanced sampling), the
+    probabilities move from instance-balanced to power `q` over `T` epochs,
+    counted in elements drawn: elements `[e * epoch_size, (e + 1) *
+    epoch_size)` are drawn with the probabilities of epoch `e` (progress
+    `min(1, e / T)`). The schedule needs one pass that spans the epochs, so
+    the result is then infinite: give `fit` `steps_per_epoch = epoch_size //
+    batch_size` with an `epoch_size` that is a multiple of the batch size,
+    and Keras's epochs are the schedule's.
 
     Every class's stream reads the source dataset to find its elements, so a
     class with `n_c` of `N` elements costs about `N / n_c` source reads per
@@ -234,22 +245,28 @@ def class_balanced_dataset(dataset, *, power=0.0, counts=None, num_classes=None,
             pass (a finite dataset is needed for that).
         num_classes: the number of classes (default: the largest label + 1).
         epoch_size: elements per epoch (default: the total count).
+        progressive_epochs: if given, progressively-balanced sampling over
+            this many epochs (see above; the result is then infinite).
         output: with dict labels, the output whose classes are balanced.
         seed: an int or `None`.
 
     Returns:
-        A finite `tf.data.Dataset` of `epoch_size` elements, with the
-        structure of `dataset`'s elements.
+        A `tf.data.Dataset` with the structure of `dataset`'s elements:
+        `epoch_size` elements, or infinite with `progressive_epochs`.
 
     Raises:
         ValueError: an infinite dataset without `counts`, labels that are
-            not scalar integer class indices, or a bad `power` or
-            `epoch_size`.
+            not scalar integer class indices, or a bad `power`,
+            `epoch_size` or `progressive_epochs`.
 
     Examples:
         ```python
         balanced = class_balanced_dataset(train_ds.cache(), power=0.5).batch(64)
         model.fit(balanced, epochs=30)
+
+        # Progressively balanced over 10 epochs of 6400 elements:
+        progressive = class_balanced_dataset(train_ds.cache(), power=0.0, epoch_size=6400, progressive_epochs=10)
+        model.fit(progressive.batch(64), epochs=30, steps_per_epoch=100)
         ```
     """
     import tensorflow as tf
@@ -286,6 +303,24 @@ def class_balanced_dataset(dataset, *, power=0.0, counts=None, num_classes=None,
         .repeat()
         for c in classes
     ]
-    weights = [float(probabilities[c]) for c in classes]
-    mixed = tf.data.Dataset.sample_from_datasets(streams, weights=weights, seed=seed, rerandomize_each_iteration=True)
-    return mixed.take(epoch_size)
+    if progressive_epochs is None:
+        weights = [float(probabilities[c]) for c in classes]
+        mixed = tf.data.Dataset.sample_from_datasets(streams, weights=weights, seed=seed, rerandomize_each_iteration=True)
+        return mixed.take(epoch_size)
+    if not (isinstance(progressive_epochs, (int, np.integer)) and progressive_epochs >= 1):
+        raise ValueError(
+            f"Expected `progressive_epochs` to be an int >= 1 or None. Received: progressive_epochs={progressive_epochs!r}"
+        )
+    # One row of class probabilities per epoch of the schedule, then the target for ever:
+    # a dataset of per-element weights, all graph ops (no state, no callback).
+    table = np.stack(
+        [
+            class_sampling_probabilities(counts, power, progress=epoch / progressive_epochs)[classes]
+            for epoch in range(progressive_epochs + 1)
+        ]
+    ).astype("float32")
+    schedule = tf.data.Dataset.from_tensor_slices(table[:-1]).flat_map(
+        lambda row: tf.data.Dataset.from_tensors(row).repeat(epoch_size)
+    )
+    weights = schedule.concatenate(tf.data.Dataset.from_tensors(table[-1]).repeat())
+    return tf.data.Dataset.sample_from_datasets(streams, weights=weights, seed=seed, rerandomize_each_iteration=True)
