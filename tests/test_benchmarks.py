@@ -164,3 +164,25 @@ def test_summarize_pairs_rounds():
     assert summary["other"]["median_ratio"] == pytest.approx(np.median([1.1, 1.0, 1.3]))
     assert summary["other"]["ratio_of_medians"] == pytest.approx(1.3 / 1.0)
     assert summary["other"]["min"] == 1.1 and summary["other"]["max"] == 2.0
+
+
+def test_quality_benchmark_data_for_each_method_and_the_balanced_reference(monkeypatch):
+    from weighted_models import ClassBalancedSampler
+    from weighted_models._benchmarks import quality
+
+    (base, counts, x_test, y_test) = quality.training_data("balanced", ratio=100, seed=3)
+    assert counts.tolist() == np.bincount(base["y"], minlength=10).tolist()
+    assert counts[0] / counts[9] >= 100 and np.bincount(y_test).tolist() == [30] * 10
+    # The upper reference: as many images, spread evenly, scored on the same test set.
+    subset, _, x_sub_test, _ = quality.training_data("balanced_subset", ratio=100, seed=3)
+    assert np.bincount(subset["y"]).tolist() == [len(base["y"]) // 10] * 10
+    np.testing.assert_array_equal(x_sub_test, x_test)
+    assert not set(map(bytes, subset["x"])) & set(map(bytes, x_test))  # no test image trained on
+    sampler = quality.training_data("sampling_q0.5", ratio=100, seed=3)[0]["x"]
+    assert isinstance(sampler, ClassBalancedSampler) and sampler.power == 0.5
+    over = quality.training_data("imblearn_oversampling", ratio=100, seed=3)[0]
+    assert np.bincount(over["y"]).tolist() == [counts.max()] * 10
+    batches = quality.training_data("imblearn_balanced_batches", ratio=100, seed=3)[0]["x"]
+    assert np.bincount(batches[0][1], minlength=10).tolist() == [1] * 10  # under-sampled to the rarest class
+    monkeypatch.setitem(sys.modules, "imblearn", None)
+    assert quality._imblearn_missing()
