@@ -12,7 +12,6 @@ from weighted_models.data import (
     DataSource,
     InvalidLabelsError,
     LabelChecker,
-    checked_dataset,
     checked_validation_data,
     label_errors_as_value_errors,
 )
@@ -409,18 +408,15 @@ class WeightedModel(step_class(), keras.Model):
     def _check_dataset(self, dataset, checker):
         """Places the check of a tf.data source's batches; returns the dataset to fit.
 
-        - TensorFlow, step not XLA-compiled: graph ops at the start of the
-          step (`backends/tensorflow.py`); the pipeline is left as it is.
-        - TensorFlow with XLA (which drops failures in the step): graph ops
-          in a map added to the pipeline.
+        - TensorFlow: graph ops at the start of the step, or, when the step
+          is XLA-compiled (XLA drops failures), in the TensorFlow function
+          around it (`backends/tensorflow.py`); the pipeline is left as it is.
         - JAX and PyTorch: NumPy on the batch Keras has just converted in
           Python, before the step function runs (`backends/host_checks.py`).
 
         Each catches a bad batch before anything is computed from it.
         """
         if keras.backend.backend() == "tensorflow":
-            if self.jit_compile:
-                return checked_dataset(dataset, checker)
             self._step_checker = checker
             return dataset
         self._host_checker = checker

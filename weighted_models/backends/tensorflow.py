@@ -3,7 +3,7 @@
 WeightedModel runs Keras's own TensorFlow `train_step`/`test_step` (the
 weights enter through `compute_loss`/`compute_metrics`). The labels and
 sample weights of a `tf.data` batch are checked at the start of the step,
-by graph ops (unless the step is XLA-compiled). Keras 3.15 fails
+by graph ops; when the step is XLA-compiled, just ahead of it. Keras 3.15 fails
 under `MultiWorkerMirroredStrategy`, for a plain `keras.Model` too: it reads
 batch shapes after a cross-replica MEAN of the first batch, and reduces the
 scalar step logs with `axis=0`. Both are mended here, and only there.
@@ -27,17 +27,44 @@ class TensorFlowSteps:
     def _checked_step_data(self, data):
         # A tf.data batch is checked here, by graph ops ahead of everything the
         # step computes from it: no stage added to the pipeline, so no cost
-        # measurable (`weighted-models bench input_pipeline`). Not under XLA, which drops
-        # failures: there the pipeline carries the check (see
-        # `WeightedModel._check_dataset`).
+        # measurable (`weighted-models bench input_pipeline`). An XLA-compiled
+        # step would drop a failing check: there `_make_function` checks the
+        # batch around the compiled step instead.
+        if self._checks_around_step():
+            return data
+        return self._checked_batch(data)
+
+    def _checked_batch(self, data):
         checker = getattr(self, "_step_checker", None)
-        if checker is None or self.jit_compile:
+        if checker is None:
             return data
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if y is None:
             return data
         x, y = checked_batch(checker, x, y, sample_weight, guard_inputs=_forward_writes_state(self))
         return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+
+    def _checks_around_step(self):
+        return bool(self.jit_compile) and not self.run_eagerly and getattr(self, "_step_checker", None) is not None
+
+    def _make_function(self, step_function):
+        # Keras compiles its per-batch function whole with XLA, which drops
+        # failures. With a tf.data batch to check, the step alone is compiled
+        # (the same XLA computation as Keras's, minus the cross-replica
+        # reduction of its logs) and the check runs ahead of it in the
+        # TensorFlow function Keras builds around it.
+        if not self._checks_around_step():
+            return super()._make_function(step_function)
+        compiled = tf.function(step_function, jit_compile=True, reduce_retracing=True)
+
+        def checked_step(data):
+            return compiled(self._checked_batch(data))
+
+        jit_compile, self._jit_compile = self._jit_compile, False
+        try:
+            return super()._make_function(checked_step)
+        finally:
+            self._jit_compile = jit_compile
 
     def _logs_for_strategy(self, logs):
         # Keras 3.15 reduces step logs across workers with
