@@ -147,6 +147,26 @@ def main(out):
         for a, b in zip(model.get_weights(), before):
             np.testing.assert_array_equal(a, b)
 
+    # compile(batch_checks=False): a streamed batch with a negative weight trains
+    # unchecked, exactly as built-in Keras on this backend; checked, it is refused.
+    negative = {
+        "tags": np.where(TAGS == 1, -1.0, SWT).astype("float32"),
+        "flag": np.ones(N, "float32"),
+        "labels": np.ones(N, "float32"),
+    }
+    stream = tf.data.Dataset.from_tensor_slices((X, y, negative)).batch(16)
+    try:
+        model.fit(stream, verbose=0)
+        raise AssertionError("negative sample weights from tf.data were accepted")
+    except InvalidLabelsError as error:
+        assert "sample weights must be finite and >= 0" in str(error), error
+    trusted, plain = build(WeightedModel), build(keras.Model)
+    trusted.compile("adam", LOSSES, batch_checks=False)
+    plain.compile("adam", LOSSES)
+    ht = trusted.fit(stream, epochs=2, verbose=0)
+    hp = plain.fit(stream, epochs=2, verbose=0)
+    np.testing.assert_allclose(ht.history["loss"], hp.history["loss"], rtol=1e-5)
+
     # The per-output weights are computed once per step (the loss's are
     # reused by the weighted metrics): count them over an eager fit.
     import weighted_models.compile_loss as compile_loss_module

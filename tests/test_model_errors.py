@@ -69,7 +69,7 @@ def test_label_outside_the_classes_is_an_error_everywhere(data, source, value, s
 @pytest.mark.parametrize("jit", [False, True], ids=["graph", "xla"])
 def test_a_bad_tf_data_batch_is_refused_before_it_is_trained_on(data, jit):
     # Batches 0 and 1 train; batch 2 (bad) fails before anything is computed
-    # from it (in the step's graph, or in the pipeline under XLA). The weights equal those of a plain
+    # from it (in the step's graph, or just ahead of the XLA-compiled step). The weights equal those of a plain
     # keras.Model trained on the two good batches alone.
     x, y = data
     y = y.astype("float32")
@@ -95,6 +95,36 @@ def test_a_bad_tf_data_batch_is_refused_before_it_is_trained_on(data, jit):
     reference.fit(ds.take(2), epochs=1, verbose=0, shuffle=False)
     for a, b in zip(model.get_weights(), reference.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_batch_checks_off_trains_streamed_batches_unchecked_and_still_checks_arrays(data, tmp_path):
+    x, y = data
+    w = np.ones(len(y), "float32")
+    w[5] = -1.0  # bad, and trainable: a negative weight is a finite loss term
+    ds = tf.data.Dataset.from_tensor_slices((x, y, w)).batch(8)
+    model = single()
+    model.compile("sgd", SCCE)
+    with pytest.raises(InvalidLabelsError, match=r"sample weights must be finite and >= 0. Received -1"):
+        model.fit(ds, epochs=1, verbose=0)
+    trusted = single()
+    trusted.compile("sgd", SCCE, batch_checks=False)
+    reference = keras.models.clone_model(keras.Model(trusted.inputs, trusted.outputs))
+    reference.compile("sgd", SCCE)
+    reference.set_weights(trusted.get_weights())
+    # What is lost: the bad batch trains, exactly as in plain Keras.
+    h = trusted.fit(ds, epochs=1, verbose=0, shuffle=False)
+    hr = reference.fit(ds, epochs=1, verbose=0, shuffle=False)
+    np.testing.assert_allclose(h.history["loss"], hr.history["loss"], rtol=1e-6)
+    # Arrays are still checked once when fit starts; validation arrays too.
+    with pytest.raises(InvalidLabelsError, match=r"sample weights must be finite and >= 0"):
+        trusted.fit(x, y, sample_weight=w, epochs=1, verbose=0)
+    with pytest.raises(InvalidLabelsError, match=r"labels must be class indices in \[0, 3\)"):
+        trusted.fit(ds, validation_data=(x, _bad_labels(y, 7)), epochs=1, verbose=0)
+    # The option is saved with the model.
+    trusted.save(tmp_path / "trusted.keras")
+    assert keras.models.load_model(tmp_path / "trusted.keras").get_compile_config()["batch_checks"] is False
+    with pytest.raises(TypeError, match=r"Expected `batch_checks` to be a bool. Received: batch_checks='no'"):
+        trusted.compile("sgd", SCCE, batch_checks="no")
 
 
 def test_bad_validation_labels_are_caught(data):

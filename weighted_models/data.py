@@ -333,7 +333,8 @@ def checked_batch(checker, x, y, sample_weight, guard_inputs=False):
     inputs do too, so that a forward pass writing state (batch-norm
     statistics) cannot see a bad batch either; it costs the step the overlap
     of the forward pass with the check. Used in the training step
-    (TensorFlow, not XLA-compiled) and in the pipeline (`checked_dataset`).
+    (TensorFlow; ahead of the step when it is XLA-compiled) and in the
+    pipeline (`checked_dataset`).
     """
     import tensorflow as tf
 
@@ -377,8 +378,9 @@ def checked_dataset(dataset, checker):
 
     No Python runs per batch (no `numpy_function`): the pipeline releases the
     GIL and stays serialisable. A map stage has a cost of its own in tf.data
-    (see `weighted-models bench input_pipeline`), so `WeightedModel` puts the check here
-    only where the step cannot raise: a TensorFlow step compiled with XLA.
+    (see `weighted-models bench input_pipeline`), so `WeightedModel.fit` does
+    not use it (it checks in or just ahead of the step); it is the default of
+    `DataSource.checked` for callers that give no other placement.
     """
     import tensorflow as tf
 
@@ -612,8 +614,12 @@ class DataSource:
         return _checked_generator(self.x, checker), None, None
 
 
-def checked_validation_data(validation_data, checker, check_dataset=None):
-    """Checks (or wraps for checking) `validation_data` as `fit` receives it."""
+def checked_validation_data(validation_data, checker, check_dataset=None, *, streamed=True):
+    """Checks (or wraps for checking) `validation_data` as `fit` receives it.
+
+    With `streamed=False` (`compile(batch_checks=False)`), arrays are checked
+    and streamed data is returned as it is.
+    """
     if validation_data is None or checker is None:
         return None
     if isinstance(validation_data, (tuple, list)):
@@ -623,6 +629,8 @@ def checked_validation_data(validation_data, checker, check_dataset=None):
             )
         x, y, sw = (tuple(validation_data) + (None,))[:3]
         DataSource(x, y, sw).checked(checker)
+        return validation_data
+    if not streamed:
         return validation_data
     x, _, _ = DataSource(validation_data).checked(checker, check_dataset)
     return x

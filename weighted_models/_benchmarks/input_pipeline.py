@@ -28,8 +28,11 @@ batch 64, one epoch per fit after a traced warm-up, `keras.Model.fit` vs
 - `tf_data`: a `(x, y)` dataset, unweighted;
 - `tf_data_sample_weight`: a `(x, y, w)` dataset (3-tuples, as when sample weights travel with the data:
   `shuffle(1024).batch(64)`, as every tf.data source here);
+- `tf_data_sample_weight_unchecked`: the same, WeightedModel compiled with
+  `batch_checks=False` (the per-batch check's cost, by difference);
 - `tf_data_sample_weight_xla` (TensorFlow only): the same with
-  `jit_compile=True` for both models, where the check is a map in the pipeline;
+  `jit_compile=True` for both models, where the check runs just ahead of the
+  XLA-compiled step;
 - `tf_data_class_weight`: a `(x, y)` dataset with `class_weight=` (Keras adds
   a map to the pipeline; WeightedModel looks the weights up in the step);
 - `pydataset`: a `keras.utils.PyDataset` of `(x, y, w)` batches.
@@ -149,13 +152,13 @@ def pipeline_alone(n, rounds):
     return results
 
 
-def build(cls, jit_compile="auto"):
+def build(cls, jit_compile="auto", **weighting):
     keras.utils.set_random_seed(0)
     inputs = keras.Input((784,))
     h = keras.layers.Dense(64, activation="relu")(inputs)
     h = keras.layers.Dense(64, activation="relu")(h)
     model = cls(inputs, keras.layers.Dense(CLASSES, activation="softmax")(h))
-    model.compile("rmsprop", "sparse_categorical_crossentropy", jit_compile=jit_compile)
+    model.compile("rmsprop", "sparse_categorical_crossentropy", jit_compile=jit_compile, **weighting)
     return model
 
 
@@ -187,19 +190,21 @@ def end_to_end(n, rounds):
     xyw = tf.data.Dataset.from_tensor_slices((x, y, w)).shuffle(1024, seed=0).batch(BATCH)
     class_weight = {c: 1.0 + c / CLASSES for c in range(CLASSES)}
     sources = {
-        "tf_data": (xy, {}, "auto"),
-        "tf_data_sample_weight": (xyw, {}, "auto"),
-        "tf_data_class_weight": (xy, {"class_weight": class_weight}, "auto"),
-        "pydataset": (_Batches(x, y, w), {}, "auto"),
+        "tf_data": (xy, {}, "auto", {}),
+        "tf_data_sample_weight": (xyw, {}, "auto", {}),
+        # compile(batch_checks=False): what the per-batch check costs, by difference.
+        "tf_data_sample_weight_unchecked": (xyw, {}, "auto", {"batch_checks": False}),
+        "tf_data_class_weight": (xy, {"class_weight": class_weight}, "auto", {}),
+        "pydataset": (_Batches(x, y, w), {}, "auto", {}),
     }
     if keras.backend.backend() == "tensorflow":
-        sources["tf_data_sample_weight_xla"] = (xyw, {}, True)
+        sources["tf_data_sample_weight_xla"] = (xyw, {}, True, {})
     results = {}
-    for source, (data, kwargs, jit_compile) in sources.items():
+    for source, (data, kwargs, jit_compile, weighting) in sources.items():
         models = {
             "keras": build(keras.Model, jit_compile),
             "keras_repeat": build(keras.Model, jit_compile),  # A/A: the noise floor
-            "weighted_model": build(WeightedModel, jit_compile),
+            "weighted_model": build(WeightedModel, jit_compile, **weighting),
         }
 
         def run(kind, models=models, data=data, kwargs=kwargs):
