@@ -227,9 +227,12 @@ class WeightedModel(step_class(), keras.Model):
         """
         if reduction not in REDUCTIONS:
             raise ValueError(f"Expected `reduction` to be one of {REDUCTIONS}. Received: reduction={reduction!r}")
-        for key, value in (("validation_class_weight", validation_class_weight), ("batch_checks", batch_checks)):
-            if not isinstance(value, bool):
-                raise TypeError(f"Expected `{key}` to be a bool. Received: {key}={value!r}")
+        if not isinstance(validation_class_weight, bool):
+            raise TypeError(
+                f"Expected `validation_class_weight` to be a bool. Received: validation_class_weight={validation_class_weight!r}"
+            )
+        if not isinstance(batch_checks, bool):
+            raise TypeError(f"Expected `batch_checks` to be a bool. Received: batch_checks={batch_checks!r}")
         if is_strategy(class_weight):
             check_strategy(class_weight, "all outputs")
         super().compile(
