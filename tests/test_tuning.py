@@ -426,6 +426,8 @@ def test_method_family_configuration_errors(tmp_path):
     hp = _fixed(method="sampling")
     with pytest.raises(kt.errors.FatalValueError, match=r"needs NumPy arrays `x` and `y`. Received: x of type list"):
         hypermodel.fit(hp, hypermodel.build(hp), [[1.0] * 6], epochs=1, verbose=0)
+    with pytest.raises(kt.errors.FatalValueError, match=r"needs one integer class index >= 0 per sample"):
+        hypermodel.fit(hp, hypermodel.build(hp), X, np.eye(3)[Y], epochs=1, verbose=0)
     with pytest.raises(kt.errors.FatalValueError, match=r"pass `validation_data` to `search\(\)` instead of `validation_split`"):
         hypermodel.fit(hp, hypermodel.build(hp), X, Y, validation_split=0.2, epochs=1, verbose=0)
 

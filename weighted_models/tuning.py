@@ -423,13 +423,16 @@ class WeightedHyperModel(kt.HyperModel):
                 "The sampling family cannot split validation data off a sampler: pass "
                 "`validation_data` to `search()` instead of `validation_split`."
             )
-        sampler = ClassBalancedSampler(
-            x,
-            y,
-            batch_size=kwargs.pop("batch_size", None) or 32,
-            power=self.sampling_power(hp),
-            sample_weight=kwargs.pop("sample_weight", None),
-        )
+        try:
+            sampler = ClassBalancedSampler(
+                x,
+                y,
+                batch_size=kwargs.pop("batch_size", None) or 32,
+                power=self.sampling_power(hp),
+                sample_weight=kwargs.pop("sample_weight", None),
+            )
+        except ValueError as error:  # the same data fails every trial: stop the search
+            raise kt.errors.FatalValueError(str(error)) from error
         kwargs.pop("shuffle", None)  # the sampler draws a new order every epoch
         return [sampler], kwargs
 
