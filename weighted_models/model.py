@@ -235,7 +235,7 @@ class WeightedModel(step_class(), keras.Model):
             raise TypeError(f"Expected `batch_checks` to be a bool. Received: batch_checks={batch_checks!r}")
         if is_strategy(class_weight):
             check_strategy(class_weight, "all outputs")
-        super().compile(
+        keras_arguments = dict(
             optimizer=optimizer,
             loss=loss,
             loss_weights=loss_weights,
@@ -246,6 +246,7 @@ class WeightedModel(step_class(), keras.Model):
             jit_compile=jit_compile,
             auto_scale_loss=auto_scale_loss,
         )
+        super().compile(**keras_arguments)
         if loss is not None:
             self._compile_loss = WeightedCompileLoss(
                 loss,
@@ -265,20 +266,7 @@ class WeightedModel(step_class(), keras.Model):
         # again with one of them changed (WeightedHyperModel's loss search).
         # A read-only mapping, not a dict: Keras would track the metrics in a
         # dict attribute as the model's own and log them after a recompile.
-        self._compile_arguments = types.MappingProxyType(
-            dict(
-                optimizer=optimizer,
-                loss=loss,
-                loss_weights=loss_weights,
-                metrics=metrics,
-                weighted_metrics=weighted_metrics,
-                run_eagerly=run_eagerly,
-                steps_per_execution=steps_per_execution,
-                jit_compile=jit_compile,
-                auto_scale_loss=auto_scale_loss,
-                **self._weighting_options,
-            )
-        )
+        self._compile_arguments = types.MappingProxyType({**keras_arguments, **self._weighting_options})
         self._fit_tables = None
         self._data_key = None
 
